@@ -1,0 +1,17 @@
+//! The vocabulary every other engram crate speaks: what a memory is, how a
+//! query is scoped, how rankings are fused and how a context block is packed.
+//!
+//! Nothing here performs I/O, so the logic that decides what an agent
+//! remembers can be unit-tested exhaustively and shared by every store.
+
+pub mod context;
+pub mod error;
+pub mod fusion;
+pub mod lexical;
+pub mod memory;
+pub mod query;
+pub mod tenant;
+
+pub use error::{Error, Result};
+pub use memory::{Kind, Memory, MemoryPatch, NewMemory};
+pub use query::{Filter, SearchMode};

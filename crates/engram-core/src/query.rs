@@ -1,0 +1,319 @@
+//! How a read is scoped and shaped: filters, search modes, page cursors.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::memory::{Kind, validate_id};
+use crate::{Error, Memory, Result};
+
+pub const MAX_SEARCH_LIMIT: usize = 100;
+pub const DEFAULT_SEARCH_LIMIT: usize = 10;
+pub const MAX_LIST_LIMIT: usize = 1000;
+pub const DEFAULT_LIST_LIMIT: usize = 50;
+
+/// Restricts a read to part of a tenant. Every condition must hold; `labels`
+/// requires all the given labels.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub session_id: Option<String>,
+    #[serde(default)]
+    pub kind: Option<Kind>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Only memories that occurred at or after this time.
+    #[serde(default)]
+    pub after: Option<DateTime<Utc>>,
+    /// Only memories that occurred before this time.
+    #[serde(default)]
+    pub before: Option<DateTime<Utc>>,
+}
+
+impl Filter {
+    pub fn validate(&self, at: &str) -> Result<()> {
+        for (name, value) in [
+            ("user_id", &self.user_id),
+            ("agent_id", &self.agent_id),
+            ("session_id", &self.session_id),
+        ] {
+            if let Some(v) = value {
+                validate_id(v, &format!("{at}{name}"))?;
+            }
+        }
+        if let (Some(a), Some(b)) = (self.after, self.before) {
+            if a >= b {
+                return Err(Error::invalid(
+                    format!("{at}after"),
+                    "must be earlier than before",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// True when the filter names a user, agent or session: the guard that
+    /// keeps a bulk delete from wiping a whole tenant by accident.
+    pub fn has_scope(&self) -> bool {
+        self.user_id.is_some() || self.agent_id.is_some() || self.session_id.is_some()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Filter::default()
+    }
+
+    /// The same predicate the stores evaluate in their queries; used where a
+    /// candidate set is checked in memory (index post-filtering, tests).
+    pub fn matches(&self, m: &Memory) -> bool {
+        fn eq(want: &Option<String>, have: &Option<String>) -> bool {
+            want.as_ref().is_none_or(|w| have.as_ref() == Some(w))
+        }
+        eq(&self.user_id, &m.user_id)
+            && eq(&self.agent_id, &m.agent_id)
+            && eq(&self.session_id, &m.session_id)
+            && self.kind.is_none_or(|k| k == m.kind)
+            && self.labels.iter().all(|l| m.labels.contains(l))
+            && self.after.is_none_or(|a| m.occurred_at >= a)
+            && self.before.is_none_or(|b| m.occurred_at < b)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    /// Lexical and dense rankings fused: robust to both exact terms and
+    /// paraphrase.
+    #[default]
+    Hybrid,
+    Vector,
+    Keyword,
+}
+
+impl SearchMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SearchMode::Hybrid => "hybrid",
+            SearchMode::Vector => "vector",
+            SearchMode::Keyword => "keyword",
+        }
+    }
+}
+
+pub fn validate_limit(limit: usize, max: usize, field: &str) -> Result<()> {
+    if limit == 0 || limit > max {
+        return Err(Error::invalid(
+            field,
+            format!("must be between 1 and {max}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Position in a newest-first listing: the last item's time and id. Opaque
+/// to clients; stable under concurrent inserts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub occurred_at_us: i64,
+    pub id: String,
+}
+
+impl Cursor {
+    pub fn after(m: &Memory) -> Cursor {
+        Cursor {
+            occurred_at_us: m.occurred_at.timestamp_micros(),
+            id: m.id.clone(),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let raw = format!("{}:{}", self.occurred_at_us, self.id);
+        raw.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn decode(s: &str) -> Result<Cursor> {
+        let bad = || Error::invalid("cursor", "is not a cursor returned by this server");
+        if s.len() % 2 != 0 || s.len() > 1024 {
+            return Err(bad());
+        }
+        let bytes: Option<Vec<u8>> = (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+            .collect();
+        let raw = String::from_utf8(bytes.ok_or_else(bad)?).map_err(|_| bad())?;
+        let (ts, id) = raw.split_once(':').ok_or_else(bad)?;
+        Ok(Cursor {
+            occurred_at_us: ts.parse().map_err(|_| bad())?,
+            id: id.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NewMemory;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let c = Cursor {
+            occurred_at_us: 1_700_000_000_000_000,
+            id: "0190-abc".into(),
+        };
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        assert!(Cursor::decode("zz").is_err());
+        assert!(Cursor::decode("abc").is_err());
+        assert!(Cursor::decode("4142").is_err());
+    }
+
+    #[test]
+    fn limits_are_bounded() {
+        assert!(validate_limit(0, 100, "limit").is_err());
+        assert!(validate_limit(10_000, 100, "limit").is_err());
+        assert!(validate_limit(100, 100, "limit").is_ok());
+    }
+
+    #[test]
+    fn filter_matches_every_condition() {
+        let now = Utc::now();
+        let mut m = Memory::from_new(
+            "1".into(),
+            NewMemory {
+                content: "x".into(),
+                user_id: Some("alice".into()),
+                labels: vec!["a".into(), "b".into()],
+                ..Default::default()
+            },
+            now,
+        );
+        m.kind = Kind::Semantic;
+        let mut f = Filter {
+            user_id: Some("alice".into()),
+            labels: vec!["a".into()],
+            ..Default::default()
+        };
+        assert!(f.matches(&m));
+        f.kind = Some(Kind::Episodic);
+        assert!(!f.matches(&m));
+        f.kind = None;
+        f.before = Some(now);
+        assert!(!f.matches(&m));
+        assert!(!Filter::default().has_scope());
+    }
+
+    #[test]
+    fn inverted_time_range_is_refused() {
+        let now = Utc::now();
+        let f = Filter {
+            after: Some(now),
+            before: Some(now),
+            ..Default::default()
+        };
+        assert!(f.validate("filters.").is_err());
+    }
+}
+
+pub const MAX_QUERY_CHARS: usize = 4096;
+pub const DEFAULT_TOKEN_BUDGET: usize = 1000;
+pub const MAX_TOKEN_BUDGET: usize = 100_000;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SearchRequest {
+    pub query: String,
+    /// 1 to 100; default 10.
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub mode: SearchMode,
+    #[serde(default)]
+    pub filters: Filter,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ContextRequest {
+    pub query: String,
+    /// Upper bound on the tokens of `context`; default 1000.
+    #[serde(default)]
+    pub token_budget: Option<usize>,
+    #[serde(default)]
+    pub filters: Filter,
+}
+
+pub fn validate_query(q: &str) -> Result<()> {
+    if q.trim().is_empty() {
+        return Err(Error::invalid("query", "must not be empty"));
+    }
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(Error::invalid(
+            "query",
+            format!("is longer than {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+impl SearchRequest {
+    pub fn validate(&self) -> Result<()> {
+        validate_query(&self.query)?;
+        validate_limit(self.limit(), MAX_SEARCH_LIMIT, "limit")?;
+        self.filters.validate("filters.")
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit.unwrap_or(DEFAULT_SEARCH_LIMIT)
+    }
+}
+
+impl ContextRequest {
+    pub fn validate(&self) -> Result<()> {
+        validate_query(&self.query)?;
+        validate_limit(self.token_budget(), MAX_TOKEN_BUDGET, "token_budget")?;
+        self.filters.validate("filters.")
+    }
+
+    pub fn token_budget(&self) -> usize {
+        self.token_budget.unwrap_or(DEFAULT_TOKEN_BUDGET)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ScoredMemory {
+    pub memory: Memory,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct SearchResponse {
+    pub results: Vec<ScoredMemory>,
+    pub took_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ContextCitation {
+    pub id: String,
+    pub content: String,
+    pub occurred_at: DateTime<Utc>,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ContextResponse {
+    /// Prompt-ready text, one memory a line, each citing its time and id.
+    pub context: String,
+    /// Tokens of `context`, counted with the embedding model's tokenizer.
+    pub tokens: usize,
+    pub items: Vec<ContextCitation>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Page {
+    pub items: Vec<Memory>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}

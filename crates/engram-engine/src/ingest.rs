@@ -1,0 +1,233 @@
+//! Writing and reading memories by id or scope.
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+
+use engram_core::memory::MAX_BATCH;
+use engram_core::query::{Cursor, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, Page, validate_limit};
+use engram_core::{Error, Filter, Memory, MemoryPatch, NewMemory, Result};
+use engram_store::{Idempotency, InsertOutcome, Record};
+
+use crate::Engine;
+use crate::auth::new_id;
+
+const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
+
+/// The outcome of a single add: the memory, and whether it was written by
+/// an earlier request with the same idempotency key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Added {
+    pub memory: Memory,
+    pub replayed: bool,
+}
+
+fn fingerprint(items: &[NewMemory]) -> Result<String> {
+    // serde_json writes struct fields in declaration order and map keys
+    // sorted, so equal requests hash equally.
+    let bytes = serde_json::to_vec(items).map_err(Error::internal)?;
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+impl Engine {
+    /// Validates, embeds (unless vectors are supplied) and stores memories,
+    /// all or none.
+    async fn prepare(
+        &self,
+        items: Vec<NewMemory>,
+        field_prefix: impl Fn(usize) -> String,
+    ) -> Result<Vec<Record>> {
+        let dim = self.embedder.dimension();
+        for (i, m) in items.iter().enumerate() {
+            m.validate(&field_prefix(i))?;
+            if let Some(e) = &m.embedding {
+                if e.len() != dim {
+                    return Err(Error::invalid(
+                        format!("{}embedding", field_prefix(i)),
+                        format!("has {} dimensions; this server's index uses {dim}", e.len()),
+                    ));
+                }
+            }
+        }
+        let to_embed: Vec<String> = items
+            .iter()
+            .filter(|m| m.embedding.is_none())
+            .map(|m| m.content.clone())
+            .collect();
+        let mut embedded = self.embed_documents(to_embed).await?.into_iter();
+        let now = Utc::now();
+        items
+            .into_iter()
+            .map(|mut m| {
+                let embedding = match m.embedding.take() {
+                    Some(mut e) => {
+                        engram_embed::normalize(&mut e);
+                        e
+                    }
+                    None => embedded.next().ok_or_else(|| {
+                        Error::Internal("embedder returned too few vectors".into())
+                    })?,
+                };
+                Ok(Record {
+                    memory: Memory::from_new(new_id(), m, now),
+                    embedding,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn add(
+        &self,
+        tenant: &str,
+        item: NewMemory,
+        idempotency_key: Option<&str>,
+    ) -> Result<Added> {
+        let idem = match idempotency_key {
+            Some(k) => {
+                if k.is_empty() || k.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS {
+                    return Err(Error::invalid(
+                        "Idempotency-Key",
+                        format!("must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters"),
+                    ));
+                }
+                let fp = fingerprint(std::slice::from_ref(&item))?;
+                if let Some(done) = self.replay(tenant, k, &fp).await? {
+                    return Ok(done);
+                }
+                Some(Idempotency {
+                    key: k.to_string(),
+                    fingerprint: fp,
+                })
+            }
+            None => None,
+        };
+        let mut records = self.prepare(vec![item], |_| String::new()).await?;
+        match self
+            .store
+            .insert(tenant, records.clone(), idem.clone())
+            .await?
+        {
+            InsertOutcome::Inserted => Ok(Added {
+                memory: records.remove(0).memory,
+                replayed: false,
+            }),
+            InsertOutcome::KeyTaken => {
+                // A concurrent request with the same key won the race.
+                let idem = idem.ok_or_else(|| Error::Internal("key taken without a key".into()))?;
+                self.replay(tenant, &idem.key, &idem.fingerprint)
+                    .await?
+                    .ok_or_else(|| Error::Conflict("idempotency key in use; retry".into()))
+            }
+        }
+    }
+
+    async fn replay(&self, tenant: &str, key: &str, fp: &str) -> Result<Option<Added>> {
+        let Some(prev) = self.store.idempotent_result(tenant, key).await? else {
+            return Ok(None);
+        };
+        if prev.fingerprint != fp {
+            return Err(Error::Conflict(
+                "this Idempotency-Key was already used with a different request body; use a new key".into(),
+            ));
+        }
+        let id = prev.ids.first().cloned().unwrap_or_default();
+        match self.store.get(tenant, &id).await? {
+            Some(memory) => Ok(Some(Added {
+                memory,
+                replayed: true,
+            })),
+            None => Err(Error::Conflict(
+                "this Idempotency-Key created a memory that has since been deleted; use a new key"
+                    .into(),
+            )),
+        }
+    }
+
+    /// Adds up to [`MAX_BATCH`] memories in one transaction.
+    pub async fn add_batch(&self, tenant: &str, items: Vec<NewMemory>) -> Result<Vec<String>> {
+        if items.is_empty() || items.len() > MAX_BATCH {
+            return Err(Error::invalid(
+                "items",
+                format!("must hold 1 to {MAX_BATCH} memories"),
+            ));
+        }
+        let records = self.prepare(items, |i| format!("items[{i}].")).await?;
+        let ids = records.iter().map(|r| r.memory.id.clone()).collect();
+        self.store.insert(tenant, records, None).await?;
+        Ok(ids)
+    }
+
+    pub async fn get(&self, tenant: &str, id: &str) -> Result<Memory> {
+        self.store
+            .get(tenant, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("memory {id}")))
+    }
+
+    pub async fn update(&self, tenant: &str, id: &str, patch: MemoryPatch) -> Result<Memory> {
+        patch.validate()?;
+        let mut memory = self.get(tenant, id).await?;
+        let content_changed = patch.apply(&mut memory, Utc::now());
+        let embedding = if content_changed {
+            Some(
+                self.embed_documents(vec![memory.content.clone()])
+                    .await?
+                    .remove(0),
+            )
+        } else {
+            None
+        };
+        if !self.store.update(tenant, &memory, embedding).await? {
+            return Err(Error::NotFound(format!("memory {id}")));
+        }
+        Ok(memory)
+    }
+
+    pub async fn delete(&self, tenant: &str, id: &str) -> Result<()> {
+        if self.store.delete(tenant, id).await? {
+            Ok(())
+        } else {
+            Err(Error::NotFound(format!("memory {id}")))
+        }
+    }
+
+    pub async fn list(
+        &self,
+        tenant: &str,
+        filter: &Filter,
+        limit: Option<usize>,
+        cursor: Option<&str>,
+    ) -> Result<Page> {
+        filter.validate("")?;
+        let limit = limit.unwrap_or(DEFAULT_LIST_LIMIT);
+        validate_limit(limit, MAX_LIST_LIMIT, "limit")?;
+        let after = cursor.map(Cursor::decode).transpose()?;
+        // One extra row tells whether another page exists.
+        let mut items = self
+            .store
+            .list(tenant, filter, limit + 1, after.as_ref())
+            .await?;
+        let next_cursor = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|m| Cursor::after(m).encode())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Deletes every memory matching a scoped filter. An unscoped filter is
+    /// refused: erasing a whole tenant is an admin operation.
+    pub async fn delete_where(&self, tenant: &str, filter: &Filter) -> Result<u64> {
+        filter.validate("")?;
+        if !filter.has_scope() {
+            return Err(Error::invalid(
+                "user_id",
+                "give at least one of user_id, agent_id, session_id (deleting a whole tenant is DELETE /v1/tenants/{id})",
+            ));
+        }
+        self.store.delete_where(tenant, filter).await
+    }
+}

@@ -1,0 +1,146 @@
+//! What engram does, independent of where data lives and how requests
+//! arrive: ingest (validation, embedding, idempotency), hybrid retrieval
+//! (lexical + dense, fused, de-duplicated), context assembly under a token
+//! budget, and tenants with their keys.
+//!
+//! The engine talks to a [`Store`] trait object and an [`Embedder`] trait
+//! object; it never knows which backend or model is behind them. The HTTP
+//! server, the MCP server and the benchmarks all call this same API, so
+//! what is measured is what is served.
+
+mod auth;
+mod ingest;
+mod retrieve;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use engram_core::fusion::Fusion;
+use engram_core::{Error, Result};
+use engram_embed::{Embedder, TokenCounter};
+use engram_store::Store;
+use serde::{Deserialize, Serialize};
+
+pub use auth::{Principal, hash_secret};
+pub use engram_core as core;
+pub use engram_store::Record;
+
+/// How results are ranked. Every field has a measured default; see
+/// docs/BENCHMARKS.md for what the alternatives score.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetrievalConfig {
+    pub fusion: Fusion,
+    /// Candidates fetched from each retriever before fusion (at least the
+    /// requested limit).
+    pub candidates: usize,
+    /// Results whose embeddings are at least this similar to a better
+    /// result are dropped as near-duplicates (1.0 keeps everything).
+    pub dedup_similarity: f32,
+    /// Score added per unit of importance above the default 0.5.
+    pub importance_weight: f32,
+    /// Score added for a memory that just happened, decaying with
+    /// `recency_half_life_days`; 0 disables recency.
+    pub recency_weight: f32,
+    pub recency_half_life_days: f32,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        RetrievalConfig {
+            fusion: Fusion::default(),
+            candidates: 50,
+            dedup_similarity: 0.97,
+            importance_weight: 0.2,
+            recency_weight: 0.0,
+            recency_half_life_days: 30.0,
+        }
+    }
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    embedder: Arc<dyn Embedder>,
+    tokens: Arc<TokenCounter>,
+    config: RetrievalConfig,
+}
+
+impl Engine {
+    /// Binds the store to the embedder's vector space (refusing a mismatch)
+    /// and returns a ready engine.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        embedder: Arc<dyn Embedder>,
+        tokens: Arc<TokenCounter>,
+        config: RetrievalConfig,
+    ) -> Result<Engine> {
+        store
+            .bind_embedding_space(embedder.model_id(), embedder.dimension())
+            .await?;
+        Ok(Engine {
+            store,
+            embedder,
+            tokens,
+            config,
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
+    /// Per-component readiness: `(name, error)` for each check.
+    pub async fn readiness(&self) -> Vec<(&'static str, Option<String>)> {
+        let store = self.store.ping().await.err().map(|e| e.to_string());
+        let embedder = self
+            .embed_query("readiness probe")
+            .await
+            .err()
+            .map(|e| e.to_string());
+        vec![("store", store), ("embedder", embedder)]
+    }
+
+    /// Persists index state (periodically and at shutdown).
+    pub async fn flush(&self) -> Result<()> {
+        self.store.flush().await
+    }
+
+    pub async fn memories_stored(&self) -> Result<u64> {
+        self.store.count_memories().await
+    }
+
+    async fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
+        let embedder = self.embedder.clone();
+        let text = text.to_string();
+        let start = Instant::now();
+        let v = tokio::task::spawn_blocking(move || embedder.embed_query(&text))
+            .await
+            .map_err(Error::internal)?
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        metrics::histogram!("engram_embedding_duration_seconds")
+            .record(start.elapsed().as_secs_f64());
+        Ok(v)
+    }
+
+    async fn embed_documents(&self, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let embedder = self.embedder.clone();
+        let start = Instant::now();
+        let v = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            embedder.embed_documents(&refs)
+        })
+        .await
+        .map_err(Error::internal)?
+        .map_err(|e| Error::Unavailable(e.to_string()))?;
+        metrics::histogram!("engram_embedding_duration_seconds")
+            .record(start.elapsed().as_secs_f64());
+        Ok(v)
+    }
+}

@@ -1,0 +1,129 @@
+//! Who is calling: extractors that turn the bearer key into a tenant
+//! principal or the admin, apply the rate limit, and check scopes.
+
+use std::time::Instant;
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+
+use engram_core::tenant::Scope;
+use engram_engine::{Principal, hash_secret};
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized("missing Authorization header; send `Authorization: Bearer <key>`")
+    })?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("Authorization header is not valid text"))?;
+    match value.split_once(' ') {
+        Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") && !key.trim().is_empty() => {
+            Ok(key.trim())
+        }
+        _ => Err(ApiError::unauthorized(
+            "Authorization must be `Bearer <key>`",
+        )),
+    }
+}
+
+fn rate_limit(state: &AppState, who: &str) -> Result<(), ApiError> {
+    state.limiter.check(who, Instant::now()).map_err(|secs| {
+        let mut e = ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            format!("rate limit exceeded for this key; retry in {secs} s"),
+        );
+        e.retry_after = Some(secs);
+        e
+    })
+}
+
+async fn tenant_principal(
+    parts: &Parts,
+    state: &AppState,
+    scope: Scope,
+) -> Result<Principal, ApiError> {
+    let key = bearer(parts)?;
+    if state.is_admin(key) {
+        return Err(ApiError::forbidden(
+            "the admin key manages tenants and keys only; use a tenant key for memories",
+        ));
+    }
+    let principal = state
+        .engine
+        .authenticate(key)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("unknown or revoked key"))?;
+    rate_limit(state, &principal.key_id)?;
+    if !principal.scopes.contains(&scope) {
+        return Err(ApiError::forbidden(format!(
+            "this key lacks the '{}' scope",
+            scope.as_str()
+        )));
+    }
+    Ok(principal)
+}
+
+/// A request made with a tenant key that may read. Checked before the body
+/// is read, so a refused caller learns nothing from validation errors.
+pub struct Reader(pub Principal);
+
+/// A request made with a tenant key that may write.
+pub struct Writer(pub Principal);
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        tenant_principal(parts, state, Scope::Read)
+            .await
+            .map(Reader)
+    }
+}
+
+impl FromRequestParts<AppState> for Writer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        tenant_principal(parts, state, Scope::Write)
+            .await
+            .map(Writer)
+    }
+}
+
+/// A request made with the admin key.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let key = bearer(parts)?;
+        if state.admin_key_hash.is_none() {
+            return Err(ApiError::unauthorized(
+                "admin routes are disabled: start the server with ENGRAM_ADMIN_KEY set",
+            ));
+        }
+        if state.is_admin(key) {
+            rate_limit(state, "admin")?;
+            return Ok(Admin);
+        }
+        if state.engine.authenticate(key).await?.is_some() {
+            return Err(ApiError::forbidden(
+                "tenant keys cannot manage tenants; use the admin key",
+            ));
+        }
+        Err(ApiError::unauthorized("unknown key"))
+    }
+}
+
+impl AppState {
+    /// Compares hashes rather than secrets, so timing reveals nothing about
+    /// the admin key.
+    pub fn is_admin(&self, key: &str) -> bool {
+        self.admin_key_hash.as_deref() == Some(hash_secret(key).as_str())
+    }
+}

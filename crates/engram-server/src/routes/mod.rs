@@ -1,0 +1,44 @@
+//! The route table. Handlers are grouped by who may call them.
+
+pub mod admin;
+pub mod memories;
+pub mod ops;
+pub mod retrieval;
+
+use axum::Router;
+use axum::routing::{delete, get, post};
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .route(
+            "/v1/tenants",
+            post(admin::create_tenant).get(admin::list_tenants),
+        )
+        .route("/v1/tenants/{id}", delete(admin::delete_tenant))
+        .route(
+            "/v1/tenants/{id}/keys",
+            post(admin::create_key).get(admin::list_keys),
+        )
+        .route("/v1/tenants/{id}/keys/{key_id}", delete(admin::delete_key))
+        .route(
+            "/v1/memories",
+            post(memories::create)
+                .get(memories::list)
+                .delete(memories::delete_where),
+        )
+        .route("/v1/memories/batch", post(memories::batch))
+        .route(
+            "/v1/memories/{id}",
+            get(memories::get)
+                .patch(memories::update)
+                .delete(memories::delete),
+        )
+        .route("/v1/search", post(retrieval::search))
+        .route("/v1/context", post(retrieval::context))
+}

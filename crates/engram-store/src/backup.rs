@@ -1,0 +1,185 @@
+//! Logical backup and restore through the [`Store`] trait, so one format
+//! serves every backend (and moves data between them).
+//!
+//! The file is gzip-compressed JSON lines: a header naming the embedding
+//! space, then tenants, keys (hashes only) and memories with their vectors.
+//! Original ids and timestamps are kept.
+
+use std::io::{BufRead, Write};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use engram_core::tenant::{ApiKey, Tenant};
+use engram_core::{Error, Memory, Result};
+
+use crate::{Record, Store};
+
+const FORMAT: &str = "engram-backup";
+const VERSION: u32 = 1;
+const PAGE: usize = 1000;
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Line {
+    Header {
+        format: String,
+        version: u32,
+        created_at: DateTime<Utc>,
+        embedding_model: String,
+        dimension: usize,
+    },
+    Tenant(Tenant),
+    Key(ApiKey),
+    Memory {
+        tenant_id: String,
+        #[serde(flatten)]
+        memory: Memory,
+        embedding: Vec<f32>,
+    },
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub tenants: u64,
+    pub keys: u64,
+    pub memories: u64,
+}
+
+fn io(e: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("backup file: {e}"))
+}
+
+fn write_line(out: &mut dyn Write, line: &Line) -> Result<()> {
+    serde_json::to_writer(&mut *out, line).map_err(io)?;
+    out.write_all(b"\n").map_err(io)
+}
+
+/// Writes every tenant of `store` to `out`.
+pub async fn export(
+    store: &dyn Store,
+    embedding_model: &str,
+    dimension: usize,
+    out: &mut dyn Write,
+) -> Result<Counts> {
+    let mut counts = Counts::default();
+    write_line(
+        out,
+        &Line::Header {
+            format: FORMAT.into(),
+            version: VERSION,
+            created_at: Utc::now(),
+            embedding_model: embedding_model.into(),
+            dimension,
+        },
+    )?;
+    for tenant in store.list_tenants().await? {
+        let id = tenant.id.clone();
+        write_line(out, &Line::Tenant(tenant))?;
+        counts.tenants += 1;
+        for key in store.list_keys(&id).await? {
+            write_line(out, &Line::Key(key))?;
+            counts.keys += 1;
+        }
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.export_page(&id, after.as_deref(), PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.memory.id.clone());
+            for r in page {
+                write_line(
+                    out,
+                    &Line::Memory {
+                        tenant_id: id.clone(),
+                        memory: r.memory,
+                        embedding: r.embedding,
+                    },
+                )?;
+                counts.memories += 1;
+            }
+        }
+    }
+    Ok(counts)
+}
+
+/// Loads a backup into `store`, which must hold no tenants.
+pub async fn restore(store: &dyn Store, input: &mut dyn BufRead) -> Result<Counts> {
+    if !store.list_tenants().await?.is_empty() {
+        return Err(Error::Conflict(
+            "the target store already holds tenants; restore into an empty data directory or database".into(),
+        ));
+    }
+    let mut counts = Counts::default();
+    let mut pending: Vec<(String, Record)> = Vec::new();
+    let mut header_seen = false;
+    let mut line = String::new();
+    let mut n = 0usize;
+    loop {
+        line.clear();
+        if input.read_line(&mut line).map_err(io)? == 0 {
+            break;
+        }
+        n += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: Line = serde_json::from_str(&line).map_err(|e| io(format!("line {n}: {e}")))?;
+        match parsed {
+            Line::Header {
+                format,
+                version,
+                embedding_model,
+                dimension,
+                ..
+            } => {
+                if format != FORMAT || version != VERSION {
+                    return Err(io(format!("unsupported format {format} v{version}")));
+                }
+                store
+                    .bind_embedding_space(&embedding_model, dimension)
+                    .await?;
+                header_seen = true;
+            }
+            _ if !header_seen => return Err(io("missing header line; is this an engram backup?")),
+            Line::Tenant(t) => {
+                flush(store, &mut pending, &mut counts).await?;
+                store.create_tenant(&t).await?;
+                counts.tenants += 1;
+            }
+            Line::Key(k) => {
+                store.create_key(&k).await?;
+                counts.keys += 1;
+            }
+            Line::Memory {
+                tenant_id,
+                memory,
+                embedding,
+            } => {
+                pending.push((tenant_id, Record { memory, embedding }));
+                if pending.len() >= PAGE {
+                    flush(store, &mut pending, &mut counts).await?;
+                }
+            }
+        }
+    }
+    flush(store, &mut pending, &mut counts).await?;
+    Ok(counts)
+}
+
+async fn flush(
+    store: &dyn Store,
+    pending: &mut Vec<(String, Record)>,
+    counts: &mut Counts,
+) -> Result<()> {
+    while let Some((tenant, _)) = pending.first() {
+        let tenant = tenant.clone();
+        let split = pending
+            .iter()
+            .position(|(t, _)| *t != tenant)
+            .unwrap_or(pending.len());
+        let batch: Vec<Record> = pending.drain(..split).map(|(_, r)| r).collect();
+        counts.memories += batch.len() as u64;
+        store.insert(&tenant, batch, None).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Mapping between SQLite rows and engine types, and filter clauses.
+
+use chrono::{DateTime, Utc};
+use rusqlite::Row;
+use rusqlite::types::Value;
+
+use engram_core::{Error, Filter, Kind, Memory, Result};
+
+use crate::Record;
+
+/// Column list matching [`memory_from_row`] (and `embedding` last).
+pub const COLUMNS: &str = "m.id, m.content, m.kind, m.user_id, m.agent_id, m.session_id, m.role, \
+     m.labels, m.metadata, m.importance, m.occurred_at, m.created_at, m.updated_at";
+
+pub fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn time(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+pub fn memory_from_row(r: &Row<'_>) -> rusqlite::Result<Memory> {
+    let kind: String = r.get(2)?;
+    let labels: String = r.get(7)?;
+    let metadata: String = r.get(8)?;
+    Ok(Memory {
+        id: r.get(0)?,
+        content: r.get(1)?,
+        kind: Kind::parse(&kind).unwrap_or_default(),
+        user_id: r.get(3)?,
+        agent_id: r.get(4)?,
+        session_id: r.get(5)?,
+        role: r.get(6)?,
+        labels: serde_json::from_str(&labels).unwrap_or_default(),
+        metadata: serde_json::from_str(&metadata).unwrap_or_default(),
+        importance: r.get::<_, f64>(9)? as f32,
+        occurred_at: time(r.get(10)?),
+        created_at: time(r.get(11)?),
+        updated_at: time(r.get(12)?),
+    })
+}
+
+pub fn record_from_row(r: &Row<'_>) -> rusqlite::Result<Record> {
+    let blob: Vec<u8> = r.get(13)?;
+    Ok(Record {
+        memory: memory_from_row(r)?,
+        embedding: vector_from_blob(&blob),
+    })
+}
+
+/// Vectors are stored as little-endian f32 bytes: compact, and exact.
+pub fn vector_to_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub fn vector_from_blob(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// The values of a memory's columns, in `INSERT` order after `tenant_id`.
+pub fn memory_values(m: &Memory) -> Result<Vec<Value>> {
+    Ok(vec![
+        Value::Text(m.content.clone()),
+        Value::Text(m.kind.as_str().into()),
+        opt(&m.user_id),
+        opt(&m.agent_id),
+        opt(&m.session_id),
+        opt(&m.role),
+        Value::Text(serde_json::to_string(&m.labels).map_err(Error::internal)?),
+        Value::Text(serde_json::to_string(&m.metadata).map_err(Error::internal)?),
+        Value::Real(m.importance as f64),
+        Value::Integer(micros(m.occurred_at)),
+        Value::Integer(micros(m.created_at)),
+        Value::Integer(micros(m.updated_at)),
+    ])
+}
+
+fn opt(v: &Option<String>) -> Value {
+    v.clone().map_or(Value::Null, Value::Text)
+}
+
+/// `AND ...` conditions on alias `m` for `f`, pushing their parameters.
+pub fn filter_sql(f: &Filter, params: &mut Vec<Value>) -> String {
+    let mut sql = String::new();
+    for (col, v) in [
+        ("user_id", &f.user_id),
+        ("agent_id", &f.agent_id),
+        ("session_id", &f.session_id),
+    ] {
+        if let Some(v) = v {
+            sql.push_str(&format!(" AND m.{col} = ?"));
+            params.push(Value::Text(v.clone()));
+        }
+    }
+    if let Some(k) = f.kind {
+        sql.push_str(" AND m.kind = ?");
+        params.push(Value::Text(k.as_str().into()));
+    }
+    for l in &f.labels {
+        sql.push_str(" AND EXISTS (SELECT 1 FROM json_each(m.labels) WHERE json_each.value = ?)");
+        params.push(Value::Text(l.clone()));
+    }
+    if let Some(a) = f.after {
+        sql.push_str(" AND m.occurred_at >= ?");
+        params.push(Value::Integer(micros(a)));
+    }
+    if let Some(b) = f.before {
+        sql.push_str(" AND m.occurred_at < ?");
+        params.push(Value::Integer(micros(b)));
+    }
+    sql
+}
+
+/// An FTS5 query matching any of the terms. Each term is quoted, so no
+/// user text is ever read as FTS5 syntax.
+pub fn fts_query(terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+pub fn sql_err(e: rusqlite::Error) -> Error {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            Error::Unavailable(format!("embedded store busy: {e}"))
+        }
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
+            Error::Unavailable("embedded store: disk full; free space in ENGRAM_DATA_DIR".into())
+        }
+        other => Error::internal(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectors_round_trip_through_blobs() {
+        let v = vec![0.25, -1.5, f32::MIN_POSITIVE];
+        assert_eq!(vector_from_blob(&vector_to_blob(&v)), v);
+    }
+
+    #[test]
+    fn fts_query_quotes_every_term() {
+        assert_eq!(
+            fts_query(&["a\"b".into(), "near".into()]),
+            "\"a\"\"b\" OR \"near\""
+        );
+    }
+
+    #[test]
+    fn filter_sql_binds_every_condition() {
+        let f = Filter {
+            user_id: Some("u".into()),
+            labels: vec!["x".into(), "y".into()],
+            ..Default::default()
+        };
+        let mut p = Vec::new();
+        let sql = filter_sql(&f, &mut p);
+        assert_eq!(sql.matches('?').count(), p.len());
+        assert_eq!(p.len(), 3);
+    }
+}

@@ -1,0 +1,152 @@
+//! Where memories live.
+//!
+//! [`Store`] is the one seam between what engram does (the engine) and how
+//! data is kept (SQLite on a laptop, PostgreSQL + pgvector behind replicas).
+//! Every method takes the tenant explicitly and every backend must confine
+//! the method to it: tenant isolation is a property of the store contract,
+//! not something callers remember to add.
+//!
+//! Retrieval is split in two ranked primitives, lexical and vector, because
+//! each backend has its own native index for each; fusing them is the
+//! engine's job and stays identical across backends.
+
+pub mod backup;
+pub mod embedded;
+
+use async_trait::async_trait;
+use engram_core::query::Cursor;
+use engram_core::tenant::{ApiKey, Tenant};
+use engram_core::{Filter, Memory, Result};
+
+pub use embedded::EmbeddedStore;
+
+/// A memory together with its embedding, as written and as exported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub memory: Memory,
+    pub embedding: Vec<f32>,
+}
+
+/// Ties a write to a client-chosen key so a retried request is answered
+/// with the first result instead of writing twice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Idempotency {
+    pub key: String,
+    /// Hash of the request body: the same key with another body is a
+    /// client bug and is refused.
+    pub fingerprint: String,
+}
+
+/// What an earlier request with the same idempotency key produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotentResult {
+    pub fingerprint: String,
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertOutcome {
+    Inserted,
+    /// Nothing was written: another request already used this idempotency
+    /// key (a concurrent retry); the caller reads and replays its result.
+    KeyTaken,
+}
+
+/// One hit of a ranked primitive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub id: String,
+    pub score: f32,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Backend name for logs and `/ready`.
+    fn backend(&self) -> &'static str;
+
+    /// Records the embedding space on first use and refuses a different one
+    /// later, so vectors of two models never share an index.
+    async fn bind_embedding_space(&self, model_id: &str, dimension: usize) -> Result<()>;
+
+    /// The bound embedding space `(model id, dimension)`, if any; readable
+    /// without loading any index (for backups).
+    async fn embedding_space(&self) -> Result<Option<(String, usize)>>;
+
+    /// Cheap end-to-end check that the store can serve requests.
+    async fn ping(&self) -> Result<()>;
+
+    /// Persists any in-memory index state; called periodically and on
+    /// shutdown. Acknowledged writes never depend on it.
+    async fn flush(&self) -> Result<()>;
+
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<()>;
+    async fn list_tenants(&self) -> Result<Vec<Tenant>>;
+    async fn get_tenant(&self, id: &str) -> Result<Option<Tenant>>;
+    /// Deletes the tenant with all its keys and memories.
+    async fn delete_tenant(&self, id: &str) -> Result<bool>;
+
+    async fn create_key(&self, key: &ApiKey) -> Result<()>;
+    async fn list_keys(&self, tenant_id: &str) -> Result<Vec<ApiKey>>;
+    async fn delete_key(&self, tenant_id: &str, key_id: &str) -> Result<bool>;
+    async fn find_key(&self, hash: &str) -> Result<Option<ApiKey>>;
+
+    /// Writes all records or none.
+    async fn insert(
+        &self,
+        tenant_id: &str,
+        records: Vec<Record>,
+        idempotency: Option<Idempotency>,
+    ) -> Result<InsertOutcome>;
+    async fn idempotent_result(
+        &self,
+        tenant_id: &str,
+        key: &str,
+    ) -> Result<Option<IdempotentResult>>;
+    async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<Memory>>;
+    /// The records with these ids (those that exist), in no particular order.
+    async fn get_records(&self, tenant_id: &str, ids: &[String]) -> Result<Vec<Record>>;
+    /// Replaces a memory; `embedding` is `Some` when the content changed.
+    async fn update(
+        &self,
+        tenant_id: &str,
+        memory: &Memory,
+        embedding: Option<Vec<f32>>,
+    ) -> Result<bool>;
+    async fn delete(&self, tenant_id: &str, id: &str) -> Result<bool>;
+    /// Newest first by `occurred_at`, then id.
+    async fn list(
+        &self,
+        tenant_id: &str,
+        filter: &Filter,
+        limit: usize,
+        after: Option<&Cursor>,
+    ) -> Result<Vec<Memory>>;
+    /// Records in a stable order for export, resuming after `after` (an id).
+    async fn export_page(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Record>>;
+    async fn delete_where(&self, tenant_id: &str, filter: &Filter) -> Result<u64>;
+    async fn count_memories(&self) -> Result<u64>;
+
+    /// Best lexical matches for any of `terms`, highest score first.
+    async fn lexical_search(
+        &self,
+        tenant_id: &str,
+        terms: &[String],
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<Hit>>;
+    /// Nearest memories by cosine similarity (score = similarity), best
+    /// first. Filters are applied inside the search, so a selective filter
+    /// still gets its true best matches.
+    async fn vector_search(
+        &self,
+        tenant_id: &str,
+        query: &[f32],
+        filter: &Filter,
+        limit: usize,
+    ) -> Result<Vec<Hit>>;
+}

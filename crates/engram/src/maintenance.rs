@@ -1,0 +1,74 @@
+//! One-shot commands: migrate, backup, restore, healthcheck.
+
+use std::io::{BufReader, BufWriter, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+
+use crate::components::open_store;
+use crate::config::Config;
+
+pub async fn migrate(c: &Config) -> anyhow::Result<()> {
+    // Opening a store applies its pending migrations.
+    let store = open_store(c)?;
+    store.ping().await.ok();
+    tracing::info!(backend = store.backend(), "schema is up to date");
+    Ok(())
+}
+
+pub async fn backup(c: &Config, out: &Path) -> anyhow::Result<()> {
+    let store = open_store(c)?;
+    let Some((model, dim)) = store.embedding_space().await? else {
+        bail!("the store holds no embeddings yet (it was never served); nothing to back up");
+    };
+    let tmp = out.with_extension("partial");
+    let file =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut gz = GzEncoder::new(BufWriter::new(file), Compression::default());
+    let counts = engram_store::backup::export(store.as_ref(), &model, dim, &mut gz).await?;
+    let file = gz.finish()?.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
+    tracing::info!(
+        path = %out.display(),
+        tenants = counts.tenants,
+        keys = counts.keys,
+        memories = counts.memories,
+        "backup written"
+    );
+    println!("{}", out.display());
+    Ok(())
+}
+
+pub async fn restore(c: &Config, from: &Path) -> anyhow::Result<()> {
+    let store = open_store(c)?;
+    let file = std::fs::File::open(from).with_context(|| format!("opening {}", from.display()))?;
+    let mut input = BufReader::new(GzDecoder::new(file));
+    let counts = engram_store::backup::restore(store.as_ref(), &mut input).await?;
+    store.flush().await?;
+    tracing::info!(
+        tenants = counts.tenants,
+        keys = counts.keys,
+        memories = counts.memories,
+        "restore complete"
+    );
+    Ok(())
+}
+
+pub fn healthcheck(url: &str) -> anyhow::Result<()> {
+    let resp = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()?
+        .get(url)
+        .send()
+        .with_context(|| format!("GET {url}"))?;
+    if !resp.status().is_success() {
+        bail!("GET {url} answered {}", resp.status());
+    }
+    std::io::stdout().write_all(b"ok\n")?;
+    Ok(())
+}
