@@ -59,14 +59,14 @@ pub fn pack(items: &[ContextItem], budget: usize, count: &dyn Fn(&str) -> usize)
             continue;
         }
         let left = budget - used;
-        if left >= MIN_PARTIAL_TOKENS {
-            if let Some((short, text)) = shorten(n_item, item, left, count) {
-                lines.push(short);
-                chosen.push(ContextItem {
-                    content: text,
-                    ..item.clone()
-                });
-            }
+        if left >= MIN_PARTIAL_TOKENS
+            && let Some((short, text)) = shorten(n_item, item, left, count)
+        {
+            lines.push(short);
+            chosen.push(ContextItem {
+                content: text,
+                ..item.clone()
+            });
         }
         break;
     }

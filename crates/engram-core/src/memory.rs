@@ -1,6 +1,6 @@
 //! What a memory is, and the rules a new or changed memory must satisfy.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -115,6 +115,17 @@ pub struct MemoryPatch {
 
 pub const DEFAULT_IMPORTANCE: f32 = 0.5;
 
+/// Timestamps are stored with microsecond precision; truncating them when
+/// they are made keeps what a write returns equal to what later reads return.
+pub fn stored_time(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+/// The current time at stored precision.
+pub fn now() -> DateTime<Utc> {
+    stored_time(Utc::now())
+}
+
 impl NewMemory {
     /// Checks every field; `at` prefixes field names (e.g. `items[3].`) so a
     /// batch error points at the offending item.
@@ -135,13 +146,13 @@ impl NewMemory {
         if let Some(i) = self.importance {
             validate_importance(i, &format!("{at}importance"))?;
         }
-        if let Some(e) = &self.embedding {
-            if e.is_empty() || e.iter().any(|x| !x.is_finite()) {
-                return Err(Error::invalid(
-                    format!("{at}embedding"),
-                    "must be a non-empty array of finite numbers",
-                ));
-            }
+        if let Some(e) = &self.embedding
+            && (e.is_empty() || e.iter().any(|x| !x.is_finite()))
+        {
+            return Err(Error::invalid(
+                format!("{at}embedding"),
+                "must be a non-empty array of finite numbers",
+            ));
         }
         Ok(())
     }
@@ -195,7 +206,7 @@ impl MemoryPatch {
         if let Some(k) = self.kind {
             m.kind = k;
         }
-        m.updated_at = now;
+        m.updated_at = stored_time(now);
         content_changed
     }
 }
@@ -280,6 +291,7 @@ pub fn normalize_labels(mut labels: Vec<String>) -> Vec<String> {
 impl Memory {
     /// Builds the stored form of a validated new memory.
     pub fn from_new(id: String, m: NewMemory, now: DateTime<Utc>) -> Memory {
+        let now = stored_time(now);
         Memory {
             id,
             content: m.content,
@@ -291,7 +303,7 @@ impl Memory {
             labels: normalize_labels(m.labels),
             metadata: m.metadata,
             importance: m.importance.unwrap_or(DEFAULT_IMPORTANCE),
-            occurred_at: m.occurred_at.unwrap_or(now),
+            occurred_at: m.occurred_at.map_or(now, stored_time),
             created_at: now,
             updated_at: now,
         }
@@ -335,6 +347,19 @@ mod tests {
         let mut m = new("x");
         m.embedding = Some(vec![1.0, f32::NAN]);
         assert!(m.validate("").is_err());
+    }
+
+    #[test]
+    fn times_are_kept_at_stored_precision() {
+        let at: DateTime<Utc> = "2021-03-04T05:06:07.123456789Z".parse().unwrap();
+        let mut n = new("x");
+        n.occurred_at = Some(at);
+        let m = Memory::from_new("1".into(), n, at);
+        let micros: DateTime<Utc> = "2021-03-04T05:06:07.123456Z".parse().unwrap();
+        assert_eq!(
+            (m.occurred_at, m.created_at, m.updated_at),
+            (micros, micros, micros)
+        );
     }
 
     #[test]

@@ -46,13 +46,13 @@ impl Filter {
                 validate_id(v, &format!("{at}{name}"))?;
             }
         }
-        if let (Some(a), Some(b)) = (self.after, self.before) {
-            if a >= b {
-                return Err(Error::invalid(
-                    format!("{at}after"),
-                    "must be earlier than before",
-                ));
-            }
+        if let (Some(a), Some(b)) = (self.after, self.before)
+            && a >= b
+        {
+            return Err(Error::invalid(
+                format!("{at}after"),
+                "must be earlier than before",
+            ));
         }
         Ok(())
     }
@@ -137,7 +137,7 @@ impl Cursor {
 
     pub fn decode(s: &str) -> Result<Cursor> {
         let bad = || Error::invalid("cursor", "is not a cursor returned by this server");
-        if s.len() % 2 != 0 || s.len() > 1024 {
+        if !s.len().is_multiple_of(2) || s.len() > 1024 {
             return Err(bad());
         }
         let bytes: Option<Vec<u8>> = (0..s.len())
@@ -200,8 +200,8 @@ mod tests {
         f.kind = Some(Kind::Episodic);
         assert!(!f.matches(&m));
         f.kind = None;
-        f.before = Some(now);
-        assert!(!f.matches(&m));
+        f.before = Some(m.occurred_at);
+        assert!(!f.matches(&m), "before is exclusive");
         assert!(!Filter::default().has_scope());
     }
 
@@ -232,6 +232,10 @@ pub struct SearchRequest {
     pub mode: SearchMode,
     #[serde(default)]
     pub filters: Filter,
+    /// The query's vector, for clients that embed with the same model
+    /// themselves; skips query embedding. Must match the index dimension.
+    #[serde(default)]
+    pub embedding: Option<Vec<f32>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]

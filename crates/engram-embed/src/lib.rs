@@ -8,11 +8,13 @@
 
 mod http;
 mod onnx;
+mod rerank;
 mod runtime;
 mod tokens;
 
 pub use http::{HttpEmbedder, HttpFlavor};
-pub use onnx::{OnnxEmbedder, OnnxModel};
+pub use onnx::{MAX_TOKENS, OnnxEmbedder, OnnxModel};
+pub use rerank::Reranker;
 pub use runtime::init_runtime;
 pub use tokens::TokenCounter;
 

@@ -11,7 +11,7 @@ use tokenizers::{PaddingParams, Tokenizer, TruncationParams};
 use crate::{EmbedError, Embedder, normalize};
 
 /// Inputs are cut here; BERT position embeddings end at 512.
-const MAX_TOKENS: usize = 512;
+pub const MAX_TOKENS: usize = 512;
 /// Texts per inference call: large enough to use both cores well, small
 /// enough that one long text does not pad a huge batch.
 const BATCH: usize = 32;
@@ -32,8 +32,14 @@ pub struct Output {
 }
 
 impl OnnxModel {
-    /// Loads `model.onnx` and `tokenizer.json` from `dir`.
-    pub fn load(dir: &Path, runtime_lib: &Path, threads: usize) -> Result<OnnxModel, EmbedError> {
+    /// Loads `model.onnx` and `tokenizer.json` from `dir`; inputs longer
+    /// than `max_tokens` are truncated.
+    pub fn load(
+        dir: &Path,
+        runtime_lib: &Path,
+        threads: usize,
+        max_tokens: usize,
+    ) -> Result<OnnxModel, EmbedError> {
         let env = crate::init_runtime(runtime_lib)?;
         let model = dir.join("model.onnx");
         if !model.exists() {
@@ -48,7 +54,7 @@ impl OnnxModel {
         tokenizer.with_padding(Some(PaddingParams::default()));
         tokenizer
             .with_truncation(Some(TruncationParams {
-                max_length: MAX_TOKENS,
+                max_length: max_tokens.clamp(1, MAX_TOKENS),
                 ..Default::default()
             }))
             .map_err(|e| EmbedError::Setup(e.to_string()))?;
@@ -125,7 +131,7 @@ impl OnnxEmbedder {
         query_prefix: &str,
         threads: usize,
     ) -> Result<OnnxEmbedder, EmbedError> {
-        let model = OnnxModel::load(dir, runtime_lib, threads)?;
+        let model = OnnxModel::load(dir, runtime_lib, threads, MAX_TOKENS)?;
         let mut e = OnnxEmbedder {
             model,
             model_id: model_id.to_string(),

@@ -5,7 +5,6 @@
 //! entropy and would cost every request.
 
 use base64::Engine as _;
-use chrono::Utc;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -60,7 +59,7 @@ impl Engine {
         let t = Tenant {
             id: new_id(),
             name: name.trim().to_string(),
-            created_at: Utc::now(),
+            created_at: engram_core::memory::now(),
         };
         self.store.create_tenant(&t).await?;
         Ok(t)
@@ -115,7 +114,7 @@ impl Engine {
             name: name.trim().to_string(),
             scopes,
             hash: hash_secret(&secret),
-            created_at: Utc::now(),
+            created_at: engram_core::memory::now(),
         };
         self.store.create_key(&key).await?;
         Ok((key, secret))

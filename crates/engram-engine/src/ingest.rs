@@ -36,27 +36,23 @@ impl Engine {
     /// all or none.
     async fn prepare(
         &self,
+        tenant: &str,
         items: Vec<NewMemory>,
         field_prefix: impl Fn(usize) -> String,
     ) -> Result<Vec<Record>> {
         let dim = self.embedder.dimension();
         for (i, m) in items.iter().enumerate() {
             m.validate(&field_prefix(i))?;
-            if let Some(e) = &m.embedding {
-                if e.len() != dim {
-                    return Err(Error::invalid(
-                        format!("{}embedding", field_prefix(i)),
-                        format!("has {} dimensions; this server's index uses {dim}", e.len()),
-                    ));
-                }
+            if let Some(e) = &m.embedding
+                && e.len() != dim
+            {
+                return Err(Error::invalid(
+                    format!("{}embedding", field_prefix(i)),
+                    format!("has {} dimensions; this server's index uses {dim}", e.len()),
+                ));
             }
         }
-        let to_embed: Vec<String> = items
-            .iter()
-            .filter(|m| m.embedding.is_none())
-            .map(|m| m.content.clone())
-            .collect();
-        let mut embedded = self.embed_documents(to_embed).await?.into_iter();
+        let mut embedded = self.embed_new(tenant, &items).await?.into_iter();
         let now = Utc::now();
         items
             .into_iter()
@@ -103,7 +99,7 @@ impl Engine {
             }
             None => None,
         };
-        let mut records = self.prepare(vec![item], |_| String::new()).await?;
+        let mut records = self.prepare(tenant, vec![item], |_| String::new()).await?;
         match self
             .store
             .insert(tenant, records.clone(), idem.clone())
@@ -153,7 +149,9 @@ impl Engine {
                 format!("must hold 1 to {MAX_BATCH} memories"),
             ));
         }
-        let records = self.prepare(items, |i| format!("items[{i}].")).await?;
+        let records = self
+            .prepare(tenant, items, |i| format!("items[{i}]."))
+            .await?;
         let ids = records.iter().map(|r| r.memory.id.clone()).collect();
         self.store.insert(tenant, records, None).await?;
         Ok(ids)
@@ -171,11 +169,7 @@ impl Engine {
         let mut memory = self.get(tenant, id).await?;
         let content_changed = patch.apply(&mut memory, Utc::now());
         let embedding = if content_changed {
-            Some(
-                self.embed_documents(vec![memory.content.clone()])
-                    .await?
-                    .remove(0),
-            )
+            Some(self.reembed(tenant, &memory).await?)
         } else {
             None
         };

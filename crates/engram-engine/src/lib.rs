@@ -10,20 +10,22 @@
 
 mod auth;
 mod ingest;
+mod rerank;
 mod retrieve;
+mod session_context;
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use engram_core::fusion::Fusion;
 use engram_core::{Error, Result};
-use engram_embed::{Embedder, TokenCounter};
+use engram_embed::{Embedder, Reranker, TokenCounter};
 use engram_store::Store;
 use serde::{Deserialize, Serialize};
 
 pub use auth::{Principal, hash_secret};
 pub use engram_core as core;
-pub use engram_store::Record;
+pub use engram_store::{Record, Throttle};
 
 /// How results are ranked. Every field has a measured default; see
 /// docs/BENCHMARKS.md for what the alternatives score.
@@ -43,6 +45,17 @@ pub struct RetrievalConfig {
     /// `recency_half_life_days`; 0 disables recency.
     pub recency_weight: f32,
     pub recency_half_life_days: f32,
+    /// Earlier memories of the same session embedded together with each
+    /// new memory (0 embeds every memory alone); see `session_context.rs`.
+    pub session_context: usize,
+    /// Weight of a memory's own vector mixed into its contextual one (0
+    /// keeps the contextual vector only; > 0 embeds twice).
+    pub context_blend: f32,
+    /// First-stage results re-scored by the cross-encoder, when the engine
+    /// has one (0 turns reranking off).
+    pub rerank_candidates: usize,
+    /// Weight of the cross-encoder's opinion against the first stage's.
+    pub rerank_weight: f32,
 }
 
 impl Default for RetrievalConfig {
@@ -54,6 +67,10 @@ impl Default for RetrievalConfig {
             importance_weight: 0.2,
             recency_weight: 0.0,
             recency_half_life_days: 30.0,
+            session_context: 1,
+            context_blend: 0.0,
+            rerank_candidates: 0,
+            rerank_weight: 1.0,
         }
     }
 }
@@ -62,6 +79,7 @@ pub struct Engine {
     store: Arc<dyn Store>,
     embedder: Arc<dyn Embedder>,
     tokens: Arc<TokenCounter>,
+    reranker: Option<Arc<Reranker>>,
     config: RetrievalConfig,
 }
 
@@ -81,8 +99,16 @@ impl Engine {
             store,
             embedder,
             tokens,
+            reranker: None,
             config,
         })
+    }
+
+    /// Adds a cross-encoder for the second stage (used when
+    /// `rerank_candidates` > 0).
+    pub fn with_reranker(mut self, reranker: Arc<Reranker>) -> Engine {
+        self.reranker = Some(reranker);
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -107,6 +133,12 @@ impl Engine {
     /// Persists index state (periodically and at shutdown).
     pub async fn flush(&self) -> Result<()> {
         self.store.flush().await
+    }
+
+    /// Spends a token of `bucket` in the store's shared rate limiter;
+    /// [`Throttle::Local`] when the store keeps no shared state.
+    pub async fn take_token(&self, bucket: &str, per_second: f64, burst: f64) -> Result<Throttle> {
+        self.store.take_token(bucket, per_second, burst).await
     }
 
     pub async fn memories_stored(&self) -> Result<u64> {

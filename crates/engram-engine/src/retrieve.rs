@@ -34,8 +34,24 @@ impl Engine {
     pub async fn search(&self, tenant: &str, req: &SearchRequest) -> Result<SearchResponse> {
         req.validate()?;
         let start = Instant::now();
+        if let Some(e) = &req.embedding {
+            let dim = self.embedder.dimension();
+            if e.len() != dim || e.iter().any(|x| !x.is_finite()) {
+                return Err(engram_core::Error::invalid(
+                    "embedding",
+                    format!("must be {dim} finite numbers (this server's index dimension)"),
+                ));
+            }
+        }
         let ranked = self
-            .retrieve(tenant, &req.query, req.mode, &req.filters, req.limit())
+            .retrieve(
+                tenant,
+                &req.query,
+                req.mode,
+                &req.filters,
+                req.limit(),
+                req.embedding.clone(),
+            )
             .await?;
         let took = start.elapsed();
         metrics::histogram!("engram_search_duration_seconds", "mode" => req.mode.as_str())
@@ -61,6 +77,7 @@ impl Engine {
                 SearchMode::Hybrid,
                 &req.filters,
                 CONTEXT_CANDIDATES,
+                None,
             )
             .await?;
         let items: Vec<ContextItem> = ranked
@@ -101,18 +118,28 @@ impl Engine {
         mode: SearchMode,
         filter: &Filter,
         limit: usize,
+        supplied: Option<Vec<f32>>,
     ) -> Result<Vec<Ranked>> {
         let n = self.config.candidates.max(limit);
         let terms = lexical::terms(query);
+        let query_vector = async {
+            match supplied {
+                Some(mut v) => {
+                    engram_embed::normalize(&mut v);
+                    Ok(v)
+                }
+                None => self.embed_query(query).await,
+            }
+        };
         let (qvec, lexical_hits) = match mode {
             SearchMode::Keyword => (
                 None,
                 self.store.lexical_search(tenant, &terms, filter, n).await?,
             ),
-            SearchMode::Vector => (Some(self.embed_query(query).await?), Vec::new()),
+            SearchMode::Vector => (Some(query_vector.await?), Vec::new()),
             SearchMode::Hybrid => {
                 let (v, l) = tokio::join!(
-                    self.embed_query(query),
+                    query_vector,
                     self.store.lexical_search(tenant, &terms, filter, n)
                 );
                 (Some(v?), l?)
@@ -181,6 +208,9 @@ impl Engine {
             .map(|(i, s)| (i, s + self.boost(&records[i].memory, now)))
             .collect();
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        if mode == SearchMode::Hybrid {
+            self.rerank(query, &records, &mut scored).await?;
+        }
 
         let mut slots: Vec<Option<Record>> = records.into_iter().map(Some).collect();
         let mut out: Vec<Ranked> = Vec::with_capacity(limit);
@@ -211,13 +241,25 @@ impl Engine {
     }
 
     /// Near-identical to a better result already kept: same text, or
-    /// embeddings closer than the configured similarity.
+    /// embeddings closer than the configured similarity. Two memories of
+    /// one session embedded with session context share that context in
+    /// their vectors (a short reply's vector is close to the turn it
+    /// answers), so for them only the text counts.
     fn is_duplicate(&self, r: &Record, kept: &[Ranked]) -> bool {
         let text = normalize_text(&r.memory.content);
         kept.iter().any(|k| {
             normalize_text(&k.record.memory.content) == text
-                || cosine(&r.embedding, &k.record.embedding) >= self.config.dedup_similarity
+                || (!self.share_context(&r.memory, &k.record.memory)
+                    && cosine(&r.embedding, &k.record.embedding) >= self.config.dedup_similarity)
         })
+    }
+
+    fn share_context(&self, a: &engram_core::Memory, b: &engram_core::Memory) -> bool {
+        self.config.session_context > 0
+            && a.session_id.is_some()
+            && a.session_id == b.session_id
+            && a.user_id == b.user_id
+            && a.agent_id == b.agent_id
     }
 }
 

@@ -1,8 +1,6 @@
 //! Who is calling: extractors that turn the bearer key into a tenant
 //! principal or the admin, apply the rate limit, and check scopes.
 
-use std::time::Instant;
-
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
@@ -30,22 +28,24 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     }
 }
 
-fn rate_limit(state: &AppState, who: &str) -> Result<(), ApiError> {
-    state.limiter.check(who, Instant::now()).map_err(|secs| {
-        let mut e = ApiError::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
-            format!("rate limit exceeded for this key; retry in {secs} s"),
-        );
-        e.retry_after = Some(secs);
-        e
-    })
+async fn rate_limit(state: &AppState, who: &str) -> Result<(), ApiError> {
+    state
+        .limiter
+        .admit(&state.engine, who)
+        .await
+        .map_err(|secs| {
+            let mut e = ApiError::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                format!("rate limit exceeded for this key; retry in {secs} s"),
+            );
+            e.retry_after = Some(secs);
+            e
+        })
 }
 
-async fn tenant_principal(
-    parts: &Parts,
-    state: &AppState,
-    scope: Scope,
-) -> Result<Principal, ApiError> {
+/// The tenant key of a request, rate-limited; scopes are the caller's to
+/// check (per route for REST, per tool for MCP).
+pub async fn tenant_key(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
     let key = bearer(parts)?;
     if state.is_admin(key) {
         return Err(ApiError::forbidden(
@@ -57,7 +57,16 @@ async fn tenant_principal(
         .authenticate(key)
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown or revoked key"))?;
-    rate_limit(state, &principal.key_id)?;
+    rate_limit(state, &principal.key_id).await?;
+    Ok(principal)
+}
+
+async fn tenant_principal(
+    parts: &Parts,
+    state: &AppState,
+    scope: Scope,
+) -> Result<Principal, ApiError> {
+    let principal = tenant_key(parts, state).await?;
     if !principal.scopes.contains(&scope) {
         return Err(ApiError::forbidden(format!(
             "this key lacks the '{}' scope",
@@ -108,7 +117,7 @@ impl FromRequestParts<AppState> for Admin {
             ));
         }
         if state.is_admin(key) {
-            rate_limit(state, "admin")?;
+            rate_limit(state, "admin").await?;
             return Ok(Admin);
         }
         if state.engine.authenticate(key).await?.is_some() {

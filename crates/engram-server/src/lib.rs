@@ -3,6 +3,7 @@
 
 mod auth;
 mod extract;
+mod mcp;
 mod metrics;
 mod openapi;
 mod problem;
@@ -17,6 +18,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use engram_engine::Engine;
 
+pub use mcp::serve_stdio;
 pub use problem::{ApiError, Problem};
 pub use ratelimit::RateLimit;
 
@@ -47,6 +49,7 @@ pub fn router(engine: Arc<Engine>, config: &ServerConfig) -> Router {
     };
     metrics::handle();
     routes::routes()
+        .merge(mcp::routes(state.clone(), config.max_body_bytes))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "no such route; see /openapi.json")
         })

@@ -1,13 +1,15 @@
 //! Per-key token buckets: each key may spend `burst` requests at once and
 //! regains `per_second` a second.
 //!
-//! Buckets live in this process. With several replicas each enforces the
-//! limit on its own share of traffic; the PostgreSQL backend is where a
-//! shared limit belongs (see docs/ARCHITECTURE.md).
+//! When the store keeps state shared by replicas (PostgreSQL), the buckets
+//! live there and all replicas enforce one limit together; otherwise (the
+//! embedded store, a single process) they live in this process.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use engram_engine::{Engine, Throttle};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimit {
@@ -36,7 +38,25 @@ impl Limiter {
         }
     }
 
-    /// Takes one token for `key`; on refusal returns the seconds until one
+    /// Takes one token for `key` from the shared buckets when the store has
+    /// them, else from this process's; on refusal returns the seconds until
+    /// one is available (for `Retry-After`).
+    pub async fn admit(&self, engine: &Engine, key: &str) -> Result<(), u64> {
+        let RateLimit { per_second, burst } = self.limit;
+        match engine.take_token(key, per_second, burst).await {
+            Ok(Throttle::Allowed) => Ok(()),
+            Ok(Throttle::RetryAfter(secs)) => Err(secs),
+            Ok(Throttle::Local) => self.check(key, Instant::now()),
+            Err(e) => {
+                // The store is failing: the request will be answered for
+                // that; meanwhile this process still limits on its own.
+                tracing::warn!(error = %e, "shared rate limit unavailable; limiting in process");
+                self.check(key, Instant::now())
+            }
+        }
+    }
+
+    /// Takes one token for `key` in this process; on refusal returns the seconds until one
     /// is available (for `Retry-After`).
     pub fn check(&self, key: &str, now: Instant) -> Result<(), u64> {
         let RateLimit { per_second, burst } = self.limit;

@@ -59,6 +59,17 @@ pub struct Hit {
     pub score: f32,
 }
 
+/// What a shared rate limiter decided about one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttle {
+    /// The backend keeps no state shared between processes (a single
+    /// node): the caller limits in its own process.
+    Local,
+    Allowed,
+    /// Refused; a token is available again after this many seconds.
+    RetryAfter(u64),
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Backend name for logs and `/ready`.
@@ -149,4 +160,11 @@ pub trait Store: Send + Sync {
         filter: &Filter,
         limit: usize,
     ) -> Result<Vec<Hit>>;
+
+    /// Spends one token of `bucket`'s token bucket (`burst` tokens,
+    /// refilled at `per_second`) in state shared by every process serving
+    /// this store, so replicas enforce one limit together.
+    async fn take_token(&self, _bucket: &str, _per_second: f64, _burst: f64) -> Result<Throttle> {
+        Ok(Throttle::Local)
+    }
 }

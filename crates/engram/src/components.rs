@@ -3,32 +3,45 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use engram_embed::{Embedder, HttpEmbedder, HttpFlavor, OnnxEmbedder, TokenCounter};
+use engram_embed::{Embedder, HttpEmbedder, HttpFlavor, OnnxEmbedder, Reranker, TokenCounter};
 use engram_engine::Engine;
+use engram_pg::PgStore;
 use engram_store::{EmbeddedStore, Store};
 
-use crate::config::{Config, DEFAULT_MODEL};
+use crate::config::{Config, DEFAULT_MODEL, RERANK_MODEL};
 
-pub fn open_store(c: &Config) -> anyhow::Result<Arc<dyn Store>> {
+/// The PostgreSQL store when `DATABASE_URL` is set, else the embedded
+/// store in the data directory. Either way pending migrations are applied.
+pub async fn open_store(c: &Config) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(url) = &c.database_url {
         let scheme = url.split(':').next().unwrap_or("");
-        bail!(
-            "DATABASE_URL is set ({scheme}://...), but this build of engram has no PostgreSQL backend yet; \
-             unset DATABASE_URL to use the embedded store in ENGRAM_DATA_DIR"
-        );
+        if !matches!(scheme, "postgres" | "postgresql") {
+            bail!(
+                "DATABASE_URL={scheme}://... is not supported: use postgres://user:password@host:5432/database, \
+                 or unset it to use the embedded store in ENGRAM_DATA_DIR"
+            );
+        }
+        let store = PgStore::connect(url, c.database_pool_size)
+            .await
+            .context("opening the PostgreSQL store (DATABASE_URL)")?;
+        return Ok(Arc::new(store));
     }
     let store = EmbeddedStore::open(&c.data_dir)
         .with_context(|| format!("opening the embedded store in {}", c.data_dir.display()))?;
     Ok(Arc::new(store))
 }
 
-/// Loads the configured embedder. Blocking (model load or a network probe).
-pub fn load_embedder(c: &Config) -> anyhow::Result<Arc<dyn Embedder>> {
-    let threads = if c.onnx_threads == 0 {
+fn onnx_threads(c: &Config) -> usize {
+    if c.onnx_threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
         c.onnx_threads
-    };
+    }
+}
+
+/// Loads the configured embedder. Blocking (model load or a network probe).
+pub fn load_embedder(c: &Config) -> anyhow::Result<Arc<dyn Embedder>> {
+    let threads = onnx_threads(c);
     Ok(match c.embedder.as_str() {
         "onnx" => Arc::new(OnnxEmbedder::load(
             &c.model_dir.join(DEFAULT_MODEL),
@@ -63,16 +76,43 @@ pub fn load_embedder(c: &Config) -> anyhow::Result<Arc<dyn Embedder>> {
     })
 }
 
+/// The cross-encoder, when reranking is configured. Blocking (model load).
+fn load_reranker(c: &Config) -> anyhow::Result<Option<Arc<Reranker>>> {
+    if c.retrieval.rerank_candidates == 0 {
+        return Ok(None);
+    }
+    let dir = c.model_dir.join(RERANK_MODEL);
+    let r = Reranker::load(
+        &dir,
+        &c.onnx_runtime_path(),
+        onnx_threads(c),
+        c.rerank_max_tokens,
+    )
+    .with_context(|| {
+        format!(
+            "reranking is on (rerank_candidates = {}) but the reranker could not be loaded from {}: \
+             run scripts/fetch-model, or set ENGRAM_RERANK_CANDIDATES=0 to search without reranking",
+            c.retrieval.rerank_candidates,
+            dir.display()
+        )
+    })?;
+    Ok(Some(Arc::new(r)))
+}
+
 /// Store, embedder, tokenizer and engine, ready to serve.
 pub async fn engine(c: &Config) -> anyhow::Result<Arc<Engine>> {
-    let store = open_store(c)?;
+    let store = open_store(c).await?;
     let cfg = c.clone();
-    let (embedder, tokens) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+    let (embedder, tokens, reranker) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let embedder = load_embedder(&cfg)?;
         let tokens = TokenCounter::from_file(&cfg.tokenizer_path())?;
-        Ok((embedder, Arc::new(tokens)))
+        let reranker = load_reranker(&cfg)?;
+        Ok((embedder, Arc::new(tokens), reranker))
     })
     .await??;
-    let engine = Engine::new(store, embedder, tokens, c.retrieval.clone()).await?;
+    let mut engine = Engine::new(store, embedder, tokens, c.retrieval.clone()).await?;
+    if let Some(r) = reranker {
+        engine = engine.with_reranker(r);
+    }
     Ok(Arc::new(engine))
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use engram_engine::RetrievalConfig;
+use engram_engine::core::fusion::Fusion;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -14,6 +15,9 @@ pub struct Config {
     pub listen: String,
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
+    /// Most connections one process holds to PostgreSQL. Replicas times
+    /// this must stay below the server's `max_connections`.
+    pub database_pool_size: usize,
     pub admin_key: Option<String>,
     pub model_dir: PathBuf,
     pub log_format: String,
@@ -35,10 +39,14 @@ pub struct Config {
     pub tokenizer: Option<PathBuf>,
     /// Threads for local model inference (0 = all cores).
     pub onnx_threads: usize,
+    /// Query + memory pairs longer than this are cut before reranking.
+    pub rerank_max_tokens: usize,
     pub retrieval: RetrievalConfig,
 }
 
 pub const DEFAULT_MODEL: &str = "bge-small-en-v1.5";
+/// The cross-encoder `scripts/fetch-model` installs next to the embedder.
+pub const RERANK_MODEL: &str = "ms-marco-MiniLM-L-12-v2";
 const BGE_QUERY_PREFIX: &str = "Represent this sentence for searching relevant passages: ";
 
 impl Default for Config {
@@ -47,6 +55,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             data_dir: "./data".into(),
             database_url: None,
+            database_pool_size: 10,
             admin_key: None,
             model_dir: "./models".into(),
             log_format: "pretty".into(),
@@ -62,6 +71,7 @@ impl Default for Config {
             embed_query_prefix: BGE_QUERY_PREFIX.into(),
             tokenizer: None,
             onnx_threads: 0,
+            rerank_max_tokens: 128,
             retrieval: RetrievalConfig::default(),
         }
     }
@@ -101,6 +111,9 @@ impl Config {
         }
         if let Some(v) = env("DATABASE_URL") {
             c.database_url = Some(v);
+        }
+        if let Some(v) = env("ENGRAM_DB_MAX_CONNECTIONS") {
+            c.database_pool_size = parse("ENGRAM_DB_MAX_CONNECTIONS", v)?;
         }
         if let Some(v) = env("ENGRAM_ADMIN_KEY") {
             c.admin_key = Some(v);
@@ -144,20 +157,56 @@ impl Config {
         if let Some(v) = env("ENGRAM_ONNX_THREADS") {
             c.onnx_threads = parse("ENGRAM_ONNX_THREADS", v)?;
         }
+        c.retrieval_from_env()?;
         c.validate()?;
         Ok(c)
     }
 
+    /// The retrieval settings most worth comparing, as environment
+    /// variables (the rest are in the `[retrieval]` table of engram.toml).
+    fn retrieval_from_env(&mut self) -> anyhow::Result<()> {
+        let r = &mut self.retrieval;
+        if let Some(v) = env("ENGRAM_RERANK_CANDIDATES") {
+            r.rerank_candidates = parse("ENGRAM_RERANK_CANDIDATES", v)?;
+        }
+        if let Some(v) = env("ENGRAM_RERANK_WEIGHT") {
+            r.rerank_weight = parse("ENGRAM_RERANK_WEIGHT", v)?;
+        }
+        if let Some(v) = env("ENGRAM_RERANK_MAX_TOKENS") {
+            self.rerank_max_tokens = parse("ENGRAM_RERANK_MAX_TOKENS", v)?;
+        }
+        if let Some(v) = env("ENGRAM_SESSION_CONTEXT") {
+            r.session_context = parse("ENGRAM_SESSION_CONTEXT", v)?;
+        }
+        if let Some(v) = env("ENGRAM_CONTEXT_BLEND") {
+            r.context_blend = parse("ENGRAM_CONTEXT_BLEND", v)?;
+        }
+        if let Some(v) = env("ENGRAM_CANDIDATES") {
+            r.candidates = parse("ENGRAM_CANDIDATES", v)?;
+        }
+        if let Some(v) = env("ENGRAM_LEXICAL_WEIGHT") {
+            let lexical: f32 = parse("ENGRAM_LEXICAL_WEIGHT", v)?;
+            r.fusion = Fusion::ZScore {
+                dense_weight: 1.0,
+                lexical_weight: lexical,
+            };
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
-        if let Some(k) = &self.admin_key {
-            if k.chars().count() < 32 {
-                bail!(
-                    "ENGRAM_ADMIN_KEY must be at least 32 characters (generate one with `openssl rand -hex 32`)"
-                );
-            }
+        if let Some(k) = &self.admin_key
+            && k.chars().count() < 32
+        {
+            bail!(
+                "ENGRAM_ADMIN_KEY must be at least 32 characters (generate one with `openssl rand -hex 32`)"
+            );
         }
         if self.rate_limit_per_second <= 0.0 || self.rate_limit_burst < 1.0 {
             bail!("ENGRAM_RATE_LIMIT_PER_SECOND must be > 0 and ENGRAM_RATE_LIMIT_BURST >= 1");
+        }
+        if self.database_pool_size == 0 {
+            bail!("ENGRAM_DB_MAX_CONNECTIONS must be at least 1");
         }
         if self.max_body_bytes < 1024 {
             bail!("ENGRAM_MAX_BODY_BYTES must be at least 1024");

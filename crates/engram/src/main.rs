@@ -1,9 +1,12 @@
 //! The `engram` command: the server and the operations around it.
 
+mod bench;
 mod bootstrap;
 mod components;
 mod config;
+mod datadir;
 mod maintenance;
+mod mcp;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +28,9 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (configuration from the environment; see README.md).
     Serve,
+    /// Serve the memory tools over MCP on stdin/stdout, as the tenant whose
+    /// key is in ENGRAM_API_KEY (for Claude Desktop, Claude Code, Cursor; see docs/MCP.md).
+    Mcp,
     /// Apply schema migrations to the configured store, then exit.
     Migrate,
     /// Write a consistent logical backup (gzip JSON lines) of the store.
@@ -37,10 +43,41 @@ enum Command {
         #[arg(long)]
         from: std::path::PathBuf,
     },
+    /// Measure the engine (see docs/BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        what: Bench,
+        /// Print one JSON object as the last line of stdout.
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Exit 0 when the server's /health answers 200 (for container health checks).
     Healthcheck {
         #[arg(long, default_value = "http://127.0.0.1:8080/health")]
         url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Embedding throughput of the configured embedder.
+    Embed {
+        #[arg(long, default_value_t = 2000)]
+        documents: usize,
+        #[arg(long, default_value_t = 500)]
+        queries: usize,
+    },
+    /// Recall@k and latency on a LoCoMo-format file.
+    Locomo {
+        #[arg(long)]
+        data: std::path::PathBuf,
+    },
+    /// Ingest rate, search latency, ANN recall, memory and reopen time at N memories.
+    Scale {
+        #[arg(long)]
+        memories: usize,
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
     },
 }
 
@@ -55,15 +92,29 @@ fn main() -> std::process::ExitCode {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(async {
+        let result = runtime.block_on(async {
             match cli.command {
                 Command::Serve => serve::run(config).await,
+                Command::Mcp => mcp::run(config).await,
                 Command::Migrate => maintenance::migrate(&config).await,
                 Command::Backup { out } => maintenance::backup(&config, &out).await,
                 Command::Restore { from } => maintenance::restore(&config, &from).await,
+                Command::Bench { what, json } => match what {
+                    Bench::Embed { documents, queries } => {
+                        bench::embed::run(&config, documents, queries, json)
+                    }
+                    Bench::Locomo { data } => bench::locomo::run(&config, &data, json).await,
+                    Bench::Scale { memories, queries } => {
+                        bench::scale::run(&config, memories, queries, json).await
+                    }
+                },
                 Command::Healthcheck { .. } => unreachable!("handled above"),
             }
-        })
+        });
+        // A stdin read cannot be cancelled: waiting for it at exit (after a
+        // signal stopped `engram mcp`) would hang until the client wrote.
+        runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+        result
     })();
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -74,8 +125,8 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// Logs go to stderr, so stdout stays free for command output (and, later,
-/// for protocols spoken over stdio).
+/// Logs go to stderr, so stdout stays free for command output and for the
+/// MCP protocol of `engram mcp`.
 fn init_logging(c: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

@@ -14,14 +14,14 @@ use crate::config::Config;
 
 pub async fn migrate(c: &Config) -> anyhow::Result<()> {
     // Opening a store applies its pending migrations.
-    let store = open_store(c)?;
+    let store = open_store(c).await?;
     store.ping().await.ok();
     tracing::info!(backend = store.backend(), "schema is up to date");
     Ok(())
 }
 
 pub async fn backup(c: &Config, out: &Path) -> anyhow::Result<()> {
-    let store = open_store(c)?;
+    let store = open_store(c).await?;
     let Some((model, dim)) = store.embedding_space().await? else {
         bail!("the store holds no embeddings yet (it was never served); nothing to back up");
     };
@@ -45,7 +45,7 @@ pub async fn backup(c: &Config, out: &Path) -> anyhow::Result<()> {
 }
 
 pub async fn restore(c: &Config, from: &Path) -> anyhow::Result<()> {
-    let store = open_store(c)?;
+    let store = open_store(c).await?;
     let file = std::fs::File::open(from).with_context(|| format!("opening {}", from.display()))?;
     let mut input = BufReader::new(GzDecoder::new(file));
     let counts = engram_store::backup::restore(store.as_ref(), &mut input).await?;

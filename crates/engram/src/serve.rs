@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use crate::bootstrap;
 use crate::components;
 use crate::config::Config;
+use crate::datadir;
 
 /// How often in-memory index state is saved. Saving is only an
 /// optimisation of restart time: acknowledged writes are already durable.
@@ -24,6 +25,7 @@ pub async fn run(c: Config) -> anyhow::Result<()> {
              (e.g. `openssl rand -hex 32`), or listen on 127.0.0.1"
         );
     }
+    let _lock = datadir::lock(&c)?;
     let engine = components::engine(&c).await?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr}; is another server using it? (ENGRAM_LISTEN)")
@@ -94,7 +96,7 @@ async fn flush_periodically(engine: Arc<Engine>, stop: watch::Receiver<bool>) {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

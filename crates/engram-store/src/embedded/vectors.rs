@@ -69,6 +69,9 @@ impl VectorIndexes {
                 .collect::<rusqlite::Result<_>>()
                 .map_err(sql_err)?
         };
+        // Tenants whose index is rebuilt from the table already hold every
+        // logged change.
+        let mut rebuilt = HashSet::new();
         for seq in seqs {
             let path = idx.path(seq);
             let index = new_index(dimension)?;
@@ -87,9 +90,10 @@ impl VectorIndexes {
             } else {
                 idx.insert_tenant(seq, index);
                 idx.rebuild(conn, seq)?;
+                rebuilt.insert(seq);
             }
         }
-        idx.replay(conn)?;
+        idx.replay(conn, &rebuilt)?;
         Ok(idx)
     }
 
@@ -142,7 +146,10 @@ impl VectorIndexes {
 
     /// Applies every logged change after the saved watermark. Idempotent:
     /// each logged memory is re-read and either (re)inserted or removed.
-    fn replay(&self, conn: &Connection) -> Result<()> {
+    /// Tenants in `rebuilt` are skipped: re-applying their log would remove
+    /// and re-add every vector just inserted by the rebuild, leaving a graph
+    /// of tombstones in which searches miss live vectors.
+    fn replay(&self, conn: &Connection, rebuilt: &HashSet<i64>) -> Result<()> {
         let mark = watermark(conn)?;
         let mut stmt = conn
             .prepare(
@@ -164,6 +171,9 @@ impl VectorIndexes {
         let mut replayed = 0usize;
         for row in rows {
             let (seq, rowid, blob) = row.map_err(sql_err)?;
+            if rebuilt.contains(&seq) {
+                continue;
+            }
             match blob {
                 Some(b) => self.upsert(seq, rowid, &vector_from_blob(&b))?,
                 None => self.remove(seq, rowid)?,

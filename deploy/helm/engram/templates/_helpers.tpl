@@ -201,6 +201,30 @@ the secrets. `component` "server" also gets the admin and embedder keys.
 {{- end }}
 
 {{/*
+engram.toml (engram.configToml) at /etc/engram/engram.toml, where the
+ConfigMap's ENGRAM_CONFIG points: every pod that takes its environment from
+that ConfigMap mounts it.
+*/}}
+{{- define "engram.configVolumeMount" -}}
+{{- if .Values.engram.configToml }}
+- name: config
+  mountPath: /etc/engram
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "engram.configVolume" -}}
+{{- if .Values.engram.configToml }}
+- name: config
+  configMap:
+    name: {{ include "engram.configMapName" . }}-toml
+    items:
+      - key: engram.toml
+        path: engram.toml
+{{- end }}
+{{- end }}
+
+{{/*
 Checks that stop a broken configuration at install time.
 */}}
 {{- define "engram.validate" -}}

@@ -1,0 +1,208 @@
+//! The PostgreSQL schema, versioned in `schema_migrations`.
+//!
+//! Every replica calls [`migrate`] at start, and `engram migrate` (the
+//! Kubernetes migrations Job) calls it alone: a session-level advisory lock
+//! makes concurrent callers wait for each other, so each migration runs
+//! once, in its own transaction, and a database newer than this binary is
+//! refused rather than misread.
+//!
+//! Layout rules (so the schema can later be distributed by tenant, e.g.
+//! with Citus): every tenant table has `tenant_id` as the leading column of
+//! its primary key and of its b-tree indexes. The full-text (GIN) and
+//! vector (HNSW) indexes cannot lead with a column; they are the documented
+//! exception.
+//!
+//! Row-level security is enabled *and forced* (so it also binds the
+//! owning role the server connects as) on the tables holding tenant data:
+//! `memories`, `idempotency` and `lexical_stats`. Their policy admits a row
+//! only when `tenant_id` equals the transaction's `engram.tenant` setting, so
+//! a query that forgets its tenant condition, or runs without a tenant set,
+//! sees nothing. `tenants` and `api_keys` are the control-plane directory:
+//! authentication must find a key by the hash of its secret before any
+//! tenant is known, and listing tenants is the admin's job. They hold names
+//! and SHA-256 hashes only, never tenant content, and every key query other
+//! than the lookup by hash names its tenant explicitly. `rate_buckets`
+//! (keyed by API key id) and `meta` hold no tenant data either.
+
+use deadpool_postgres::Object;
+
+use engram_core::{Error, Result};
+
+use crate::sql::db_err;
+
+/// Advisory lock ids (arbitrary constants, "engram" in ASCII plus a
+/// suffix) so engram's locks never collide with another application's.
+pub const MIGRATION_LOCK: i64 = 0x656e_6772_616d_0001;
+pub const BIND_LOCK: i64 = 0x656e_6772_616d_0002;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: tenants, keys, memories, idempotency, lexical statistics.
+    r#"
+    CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
+    CREATE TABLE tenants (
+        id text COLLATE "C" PRIMARY KEY,
+        name text NOT NULL UNIQUE,
+        created_at timestamptz NOT NULL,
+        seq bigserial NOT NULL
+    );
+    CREATE TABLE api_keys (
+        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        id text COLLATE "C" NOT NULL,
+        name text NOT NULL,
+        scopes text[] NOT NULL,
+        hash text NOT NULL UNIQUE,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE TABLE memories (
+        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id),
+        id text COLLATE "C" NOT NULL,
+        content text NOT NULL,
+        kind text NOT NULL,
+        user_id text,
+        agent_id text,
+        session_id text,
+        role text,
+        labels text[] NOT NULL,
+        metadata json NOT NULL,
+        importance real NOT NULL,
+        occurred_at timestamptz NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        embedding vector NOT NULL,
+        lexical tsvector GENERATED ALWAYS AS (to_tsvector('english', content)) STORED,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX memories_time ON memories (tenant_id, occurred_at DESC, id DESC);
+    CREATE INDEX memories_user ON memories (tenant_id, user_id, occurred_at DESC, id DESC);
+    CREATE INDEX memories_agent ON memories (tenant_id, agent_id, occurred_at DESC, id DESC);
+    CREATE INDEX memories_session ON memories (tenant_id, session_id, occurred_at DESC, id DESC);
+    CREATE INDEX memories_lexical ON memories USING gin (lexical);
+    CREATE TABLE idempotency (
+        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id),
+        key text NOT NULL,
+        fingerprint text NOT NULL,
+        ids text[] NOT NULL,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, key)
+    );
+    -- Per-tenant document count and total lexemes, for BM25's idf and
+    -- average document length without scanning the tenant on every search.
+    CREATE TABLE lexical_stats (
+        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id),
+        docs bigint NOT NULL,
+        lexemes bigint NOT NULL,
+        PRIMARY KEY (tenant_id)
+    );
+    -- Shared rate limits: one token bucket per API key (see limiter.rs).
+    -- Keyed by key id, not tenant data: no row-level security.
+    CREATE TABLE rate_buckets (
+        bucket text PRIMARY KEY,
+        tokens float8 NOT NULL,
+        allowed boolean NOT NULL,
+        at timestamptz NOT NULL
+    );
+    CREATE FUNCTION engram_lexical_stats() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP IN ('DELETE', 'UPDATE') THEN
+            UPDATE lexical_stats SET docs = docs - 1, lexemes = lexemes - length(OLD.lexical)
+             WHERE tenant_id = OLD.tenant_id;
+        END IF;
+        IF TG_OP IN ('INSERT', 'UPDATE') THEN
+            INSERT INTO lexical_stats AS s (tenant_id, docs, lexemes)
+            VALUES (NEW.tenant_id, 1, length(NEW.lexical))
+            ON CONFLICT (tenant_id) DO UPDATE
+               SET docs = s.docs + 1, lexemes = s.lexemes + excluded.lexemes;
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER memories_lexical_stats AFTER INSERT OR DELETE OR UPDATE OF content
+        ON memories FOR EACH ROW EXECUTE FUNCTION engram_lexical_stats();
+    -- Row-level security: a row is visible only inside its tenant.
+    ALTER TABLE memories ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE memories FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON memories
+        USING (tenant_id = current_setting('engram.tenant', true))
+        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
+    ALTER TABLE idempotency ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE idempotency FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON idempotency
+        USING (tenant_id = current_setting('engram.tenant', true))
+        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
+    ALTER TABLE lexical_stats ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE lexical_stats FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON lexical_stats
+        USING (tenant_id = current_setting('engram.tenant', true))
+        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
+    "#,
+];
+
+pub fn latest_version() -> i32 {
+    MIGRATIONS.len() as i32
+}
+
+/// Applies pending migrations under the migration lock; returns how many
+/// ran.
+pub async fn migrate(client: &mut Object) -> Result<usize> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(db_err)?;
+    let result = apply(client).await;
+    // Also released when the session ends, should this fail.
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(db_err);
+    let ran = result?;
+    unlocked?;
+    Ok(ran)
+}
+
+async fn apply(client: &mut Object) -> Result<usize> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version integer PRIMARY KEY,
+                applied_at timestamptz NOT NULL DEFAULT now()
+            )",
+        )
+        .await
+        .map_err(db_err)?;
+    let current: i32 = client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await
+        .map_err(db_err)?
+        .get(0);
+    if current > latest_version() {
+        return Err(Error::Internal(format!(
+            "the database has schema version {current}, newer than this engram ({}): upgrade engram",
+            latest_version()
+        )));
+    }
+    let mut ran = 0;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = (i + 1) as i32;
+        let tx = client.transaction().await.map_err(db_err)?;
+        tx.batch_execute(sql).await.map_err(|e| {
+            let e = db_err(e);
+            Error::Internal(format!(
+                "migration {version} failed: {e}; is the `vector` extension created in this database \
+                 (scripts/dev-postgres does it)?"
+            ))
+        })?;
+        tx.execute(
+            "INSERT INTO schema_migrations(version) VALUES ($1)",
+            &[&version],
+        )
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        tracing::info!(version, "applied database migration");
+        ran += 1;
+    }
+    Ok(ran)
+}

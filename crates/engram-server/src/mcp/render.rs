@@ -1,0 +1,119 @@
+//! The text a model reads back from each tool: short, one memory a line,
+//! with the id it needs for follow-up calls. Programs read the structured
+//! content instead, which is the REST response body.
+
+use std::fmt::Write;
+
+use engram_core::Memory;
+use engram_core::query::{ContextResponse, Page, SearchResponse};
+
+/// One memory on one line: when, who, id, labels, text.
+pub fn memory_line(m: &Memory) -> String {
+    let mut line = format!("[{}] {}", m.occurred_at.format("%Y-%m-%d %H:%M"), m.id);
+    for (name, value) in [
+        ("user", &m.user_id),
+        ("agent", &m.agent_id),
+        ("session", &m.session_id),
+    ] {
+        if let Some(v) = value {
+            let _ = write!(line, " {name}={v}");
+        }
+    }
+    if !m.labels.is_empty() {
+        let _ = write!(line, " labels={}", m.labels.join(","));
+    }
+    let _ = write!(line, " ({}): {}", m.kind.as_str(), m.content);
+    line
+}
+
+pub fn search(r: &SearchResponse) -> String {
+    if r.results.is_empty() {
+        return "No memories match this query (with these filters).".into();
+    }
+    let mut out = format!("{} memories, most relevant first:\n", r.results.len());
+    for (i, s) in r.results.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "{}. score {:.3} {}",
+            i + 1,
+            s.score,
+            memory_line(&s.memory)
+        );
+    }
+    out
+}
+
+pub fn context(r: &ContextResponse) -> String {
+    if r.items.is_empty() {
+        "No relevant memories.".into()
+    } else {
+        r.context.clone()
+    }
+}
+
+pub fn page(p: &Page) -> String {
+    if p.items.is_empty() {
+        return "No memories.".into();
+    }
+    let mut out = format!("{} memories, newest first:\n", p.items.len());
+    for m in &p.items {
+        let _ = writeln!(out, "- {}", memory_line(m));
+    }
+    if let Some(c) = &p.next_cursor {
+        let _ = writeln!(
+            out,
+            "More memories follow: call list_memories again with cursor \"{c}\"."
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engram_core::NewMemory;
+    use engram_core::query::ScoredMemory;
+
+    fn memory() -> Memory {
+        Memory::from_new(
+            "m1".into(),
+            NewMemory {
+                content: "Marta's dog is called Bruno".into(),
+                user_id: Some("marta".into()),
+                labels: vec!["pets".into()],
+                ..Default::default()
+            },
+            "2024-05-01T09:30:00Z".parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_line_carries_id_owner_labels_and_text() {
+        assert_eq!(
+            memory_line(&memory()),
+            "[2024-05-01 09:30] m1 user=marta labels=pets (episodic): Marta's dog is called Bruno"
+        );
+    }
+
+    #[test]
+    fn empty_results_say_so_and_pages_say_how_to_continue() {
+        let empty = SearchResponse {
+            results: vec![],
+            took_ms: 1.0,
+        };
+        assert!(search(&empty).starts_with("No memories"));
+        let one = SearchResponse {
+            results: vec![ScoredMemory {
+                memory: memory(),
+                score: 0.5,
+            }],
+            took_ms: 1.0,
+        };
+        assert!(search(&one).contains("1. score 0.500 [2024-05-01 09:30] m1"));
+        let p = Page {
+            items: vec![memory()],
+            next_cursor: Some("abc".into()),
+        };
+        assert!(page(&p).contains("cursor \"abc\""));
+    }
+}

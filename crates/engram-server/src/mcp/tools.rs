@@ -1,0 +1,391 @@
+//! The eight tools: how a model sees them (name, description, schema,
+//! hints), the scope each needs, and how a call becomes an engine call.
+//!
+//! Everything that goes wrong inside a known tool (bad arguments, a missing
+//! memory, a key without the scope) is a tool error the model can read and
+//! act on; only an unknown tool name is a protocol error.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rmcp::ErrorData;
+use rmcp::handler::server::tool::schema_for_input;
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject, Tool, ToolAnnotations};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use engram_core::tenant::Scope;
+use engram_core::{Error, Filter};
+use engram_engine::{Engine, Principal};
+
+use super::args::{
+    AddMemory, ArgError, DeleteAll, GetContext, ListMemories, MemoryId, SearchMemories,
+    UpdateMemory, parse,
+};
+use super::render;
+
+/// What a tool is, for the catalogue.
+struct Spec {
+    name: &'static str,
+    title: &'static str,
+    description: &'static str,
+    scope: Scope,
+    destructive: bool,
+    schema: fn() -> Result<Arc<JsonObject>, String>,
+}
+
+const TOOLS: &[Spec] = &[
+    Spec {
+        name: "add_memory",
+        title: "Remember something",
+        description: "Store one memory: a fact, preference or event worth recalling in later \
+            conversations (\"Marta's dog is called Bruno\", \"prefers answers in Spanish\"). \
+            Write it as a self-contained statement and pass user_id for the person it is about. \
+            Store separate facts as separate memories. Returns the stored memory and its id.",
+        scope: Scope::Write,
+        destructive: false,
+        schema: schema_for_input::<AddMemory>,
+    },
+    Spec {
+        name: "search_memories",
+        title: "Search memories",
+        description: "Find the stored memories that best answer a question, most relevant \
+            first, combining meaning and exact words. Call it before answering anything that \
+            may depend on what you were told earlier; pass the question as query and the \
+            user's user_id. Returns each memory with its id, time and score.",
+        scope: Scope::Read,
+        destructive: false,
+        schema: schema_for_input::<SearchMemories>,
+    },
+    Spec {
+        name: "get_memory",
+        title: "Read one memory",
+        description: "Read one memory by its id (from add_memory, search_memories or \
+            list_memories), with all its fields.",
+        scope: Scope::Read,
+        destructive: false,
+        schema: schema_for_input::<MemoryId>,
+    },
+    Spec {
+        name: "list_memories",
+        title: "List memories",
+        description: "List stored memories newest first, optionally only one user's, agent's \
+            or session's, or those with given labels, kind or time range. Use it to review \
+            what is stored; use search_memories to answer a question. Long listings come in \
+            pages: pass the returned cursor to continue.",
+        scope: Scope::Read,
+        destructive: false,
+        schema: schema_for_input::<ListMemories>,
+    },
+    Spec {
+        name: "update_memory",
+        title: "Correct a memory",
+        description: "Change a stored memory by id: its content, labels, metadata, importance \
+            or kind. Use it when the user corrects something you remembered, instead of adding \
+            a contradicting memory. Fields you leave out are kept.",
+        scope: Scope::Write,
+        destructive: false,
+        schema: schema_for_input::<UpdateMemory>,
+    },
+    Spec {
+        name: "delete_memory",
+        title: "Forget one memory",
+        description: "Delete one memory by id, for good. Use it when the user asks you to \
+            forget something specific or a memory is wrong and cannot be corrected.",
+        scope: Scope::Write,
+        destructive: true,
+        schema: schema_for_input::<MemoryId>,
+    },
+    Spec {
+        name: "delete_all_memories",
+        title: "Forget everything about a user, agent or session",
+        description: "Delete every memory of one user, agent or session, for good (e.g. when \
+            a user asks to be forgotten). At least one of user_id, agent_id, session_id is \
+            required; other users' memories are never touched. Returns how many were deleted.",
+        scope: Scope::Write,
+        destructive: true,
+        schema: schema_for_input::<DeleteAll>,
+    },
+    Spec {
+        name: "get_context",
+        title: "Get context for a question",
+        description: "Get a ready-to-use block of the memories most relevant to a question, \
+            one per line with its date and id, that never exceeds token_budget tokens. Call it \
+            at the start of a task or conversation and put the block in your working context; \
+            pass the user's user_id.",
+        scope: Scope::Read,
+        destructive: false,
+        schema: schema_for_input::<GetContext>,
+    },
+];
+
+/// The tool list as `tools/list` returns it.
+pub fn catalogue() -> Vec<Tool> {
+    TOOLS.iter().map(tool).collect()
+}
+
+pub fn find(name: &str) -> Option<Tool> {
+    TOOLS.iter().find(|s| s.name == name).map(tool)
+}
+
+fn tool(s: &Spec) -> Tool {
+    let schema = (s.schema)().unwrap_or_else(|e| panic!("schema of tool {}: {e}", s.name));
+    let read_only = s.scope == Scope::Read;
+    Tool::new(s.name, s.description, schema)
+        .with_title(s.title)
+        .with_annotations(
+            ToolAnnotations::with_title(s.title)
+                .read_only(read_only)
+                .destructive(s.destructive)
+                .idempotent(read_only || s.destructive)
+                .open_world(false),
+        )
+}
+
+/// Why a call failed, in terms the model can act on.
+#[derive(Debug)]
+enum Failure {
+    Args(ArgError),
+    Engine(Error),
+    Scope(Scope),
+}
+
+impl From<ArgError> for Failure {
+    fn from(e: ArgError) -> Failure {
+        Failure::Args(e)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Engine(e)
+    }
+}
+
+impl Failure {
+    /// `(kind, field, message)` of the tool error.
+    fn describe(self, tool: &str) -> (&'static str, Option<String>, String) {
+        match self {
+            Failure::Args(a) => (
+                "invalid_argument",
+                a.field,
+                format!("{}. Fix the arguments and call {tool} again.", a.message),
+            ),
+            Failure::Scope(s) => (
+                "forbidden",
+                None,
+                format!(
+                    "this key lacks the '{}' scope, so {tool} is not allowed; it can only use the {} tools",
+                    s.as_str(),
+                    if s == Scope::Write { "read" } else { "write" }
+                ),
+            ),
+            Failure::Engine(Error::Invalid { field, message }) => (
+                "invalid_argument",
+                Some(field.clone()),
+                format!("{field}: {message}. Fix the arguments and call {tool} again."),
+            ),
+            Failure::Engine(Error::NotFound(what)) => (
+                "not_found",
+                None,
+                format!("{what} not found (it was deleted, or the id is wrong)"),
+            ),
+            Failure::Engine(Error::Conflict(m)) => ("conflict", None, m),
+            Failure::Engine(Error::Unavailable(m)) => {
+                tracing::warn!(error = %m, tool, "dependency unavailable");
+                ("unavailable", None, format!("{m}; try again in a moment"))
+            }
+            Failure::Engine(Error::Internal(m)) => {
+                tracing::error!(error = %m, tool, "internal error in an MCP tool");
+                (
+                    "internal",
+                    None,
+                    "internal error; the server log has the details".into(),
+                )
+            }
+        }
+    }
+}
+
+/// A successful call: text for the model, the REST body for programs.
+struct Outcome {
+    text: String,
+    structured: Value,
+}
+
+impl Outcome {
+    fn new(text: String, body: &impl Serialize) -> Result<Outcome, Failure> {
+        Ok(Outcome {
+            text,
+            structured: serde_json::to_value(body).map_err(Error::internal)?,
+        })
+    }
+}
+
+/// Runs tool `name` for `principal`. An unknown tool is the only protocol
+/// error; every other failure is a tool result with `isError: true`.
+pub async fn call(
+    engine: &Engine,
+    principal: &Principal,
+    name: &str,
+    args: Map<String, Value>,
+) -> Result<CallToolResult, ErrorData> {
+    let spec = TOOLS.iter().find(|s| s.name == name).ok_or_else(|| {
+        let names: Vec<&str> = TOOLS.iter().map(|s| s.name).collect();
+        ErrorData::invalid_params(
+            format!("unknown tool `{name}`; the tools are {}", names.join(", ")),
+            None,
+        )
+    })?;
+    let start = Instant::now();
+    let result = if principal.scopes.contains(&spec.scope) {
+        run(engine, &principal.tenant_id, spec.name, args).await
+    } else {
+        Err(Failure::Scope(spec.scope))
+    };
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    metrics::counter!("engram_mcp_tool_calls_total", "tool" => spec.name, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("engram_mcp_tool_duration_seconds", "tool" => spec.name)
+        .record(start.elapsed().as_secs_f64());
+    Ok(match result {
+        Ok(o) => {
+            let mut r = CallToolResult::success(vec![ContentBlock::text(o.text)]);
+            r.structured_content = Some(o.structured);
+            r
+        }
+        Err(f) => {
+            let (kind, field, message) = f.describe(spec.name);
+            let mut r = CallToolResult::error(vec![ContentBlock::text(message.clone())]);
+            r.structured_content =
+                Some(json!({ "error": { "kind": kind, "field": field, "message": message } }));
+            r
+        }
+    })
+}
+
+async fn run(
+    engine: &Engine,
+    tenant: &str,
+    name: &str,
+    args: Map<String, Value>,
+) -> Result<Outcome, Failure> {
+    match name {
+        "add_memory" => {
+            let a: AddMemory = parse(args)?;
+            let m = engine.add(tenant, a.into(), None).await?.memory;
+            Outcome::new(format!("Remembered as {}: {}", m.id, m.content), &m)
+        }
+        "search_memories" => {
+            let r = engine
+                .search(tenant, &parse::<SearchMemories>(args)?.into())
+                .await?;
+            Outcome::new(render::search(&r), &r)
+        }
+        "get_memory" => {
+            let a: MemoryId = parse(args)?;
+            let m = engine.get(tenant, &a.id).await?;
+            Outcome::new(render::memory_line(&m), &m)
+        }
+        "list_memories" => {
+            let a: ListMemories = parse(args)?;
+            let p = engine
+                .list(tenant, &a.filter(), a.limit, a.cursor.as_deref())
+                .await?;
+            Outcome::new(render::page(&p), &p)
+        }
+        "update_memory" => {
+            let (id, patch) = parse::<UpdateMemory>(args)?.into_parts();
+            let m = engine.update(tenant, &id, patch).await?;
+            Outcome::new(format!("Updated: {}", render::memory_line(&m)), &m)
+        }
+        "delete_memory" => {
+            let a: MemoryId = parse(args)?;
+            engine.delete(tenant, &a.id).await?;
+            Outcome::new(
+                format!("Deleted memory {}.", a.id),
+                &json!({ "deleted": 1 }),
+            )
+        }
+        "delete_all_memories" => {
+            let filter = Filter::from(parse::<DeleteAll>(args)?);
+            let n = engine.delete_where(tenant, &filter).await?;
+            Outcome::new(format!("Deleted {n} memories."), &json!({ "deleted": n }))
+        }
+        "get_context" => {
+            let r = engine
+                .context(tenant, &parse::<GetContext>(args)?.into())
+                .await?;
+            Outcome::new(render::context(&r), &r)
+        }
+        other => unreachable!("tool {other} is in the catalogue but has no handler"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalogue_has_the_eight_tools_with_object_schemas() {
+        let tools = catalogue();
+        let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+        assert_eq!(
+            names,
+            [
+                "add_memory",
+                "search_memories",
+                "get_memory",
+                "list_memories",
+                "update_memory",
+                "delete_memory",
+                "delete_all_memories",
+                "get_context"
+            ]
+        );
+        for t in &tools {
+            assert_eq!(
+                t.input_schema.get("type"),
+                Some(&json!("object")),
+                "{}",
+                t.name
+            );
+            assert!(t.description.as_ref().is_some_and(|d| d.len() > 60));
+        }
+        let required = |name: &str| find(name).unwrap().input_schema.get("required").cloned();
+        assert_eq!(required("search_memories"), Some(json!(["query"])));
+        assert_eq!(required("add_memory"), Some(json!(["content"])));
+        assert_eq!(required("delete_memory"), Some(json!(["id"])));
+    }
+
+    #[test]
+    fn failures_become_actionable_messages() {
+        let (kind, field, msg) = Failure::Args(ArgError {
+            field: Some("query".into()),
+            message: "missing field `query`".into(),
+        })
+        .describe("search_memories");
+        assert_eq!(
+            (kind, field.as_deref()),
+            ("invalid_argument", Some("query"))
+        );
+        assert!(msg.contains("call search_memories again"), "{msg}");
+
+        let (kind, _, msg) = Failure::Scope(Scope::Write).describe("add_memory");
+        assert_eq!(kind, "forbidden");
+        assert!(msg.contains("'write' scope"), "{msg}");
+
+        let (kind, _, msg) =
+            Failure::Engine(Error::NotFound("memory x".into())).describe("get_memory");
+        assert_eq!(kind, "not_found");
+        assert!(msg.starts_with("memory x not found"), "{msg}");
+
+        let (kind, _, msg) =
+            Failure::Engine(Error::Internal("disk on fire".into())).describe("get_memory");
+        assert_eq!(kind, "internal");
+        assert!(
+            !msg.contains("disk"),
+            "internal details stay in the log: {msg}"
+        );
+    }
+}

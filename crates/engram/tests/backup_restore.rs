@@ -1,0 +1,148 @@
+//! `engram backup` and `engram restore`: a round trip keeps tenants, keys,
+//! memories (ids, times, vectors) and search.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{ADMIN_KEY, Opts, Server, Workdir, run_engram};
+use serde_json::{Value, json};
+
+fn by_id(items: Vec<Value>) -> HashMap<String, Value> {
+    items
+        .into_iter()
+        .map(|m| (m["id"].as_str().unwrap().to_string(), m))
+        .collect()
+}
+
+#[test]
+fn backup_then_restore_into_a_fresh_data_dir() {
+    let work = Workdir::new();
+    let data = work.data("data");
+    let opts = Opts::default();
+    let mut s = Server::start_in(&work, &data, opts.clone());
+
+    let t1 = s.create_tenant("first");
+    let t2 = s.create_tenant("second");
+    let k1 = s.create_key(&t1, &["read", "write"]);
+    let k1_ro = s.create_key(&t1, &["read"]);
+    let k2 = s.create_key(&t2, &["read", "write"]);
+    let bakery = s.add(
+        &k1,
+        &json!({ "content": "Alice works as a baker at the Acme bakery on Main Street.",
+                 "user_id": "alice", "kind": "semantic", "labels": ["job"],
+                 "metadata": { "source": "chat", "turn": 3 }, "importance": 0.9,
+                 "occurred_at": "2023-05-06T07:08:09.123456Z" }),
+    );
+    s.add_text(
+        &k1,
+        "alice",
+        "Alice plays tennis with her sister every Sunday.",
+    );
+    let r = s.post(
+        "/v1/memories/batch",
+        &k1,
+        &json!({ "items": [
+            { "content": "Bob prefers green tea over coffee.", "user_id": "bob" },
+            { "content": "Bob is learning to play the cello.", "user_id": "bob",
+              "occurred_at": "2020-01-01T00:00:00Z" },
+        ] }),
+    );
+    r.expect(201);
+    s.add_text(
+        &k2,
+        "carol",
+        "Carol's team offsite will be held in Lisbon in October.",
+    );
+    s.add_text(&k2, "carol", "Carol is allergic to peanuts.");
+    // A deleted memory stays deleted.
+    let gone = s.add_text(&k2, "carol", "This memory is deleted before the backup.");
+    assert_eq!(s.delete(&format!("/v1/memories/{gone}"), &k2).status, 204);
+
+    let tenants_before = s.get("/v1/tenants", ADMIN_KEY).expect(200).clone();
+    let keys_before = s
+        .get(&format!("/v1/tenants/{t1}/keys"), ADMIN_KEY)
+        .expect(200)
+        .clone();
+    let mem1 = by_id(s.list_all(&k1, ""));
+    let mem2 = by_id(s.list_all(&k2, ""));
+    assert_eq!((mem1.len(), mem2.len()), (4, 2));
+
+    // Back up the live server's store.
+    let file = work.path().join("engram-backup.jsonl.gz");
+    let out = run_engram(
+        &opts,
+        &data,
+        "127.0.0.1:1",
+        &["backup", "--out", file.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "backup failed:\n{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(file.exists(), "no backup file");
+    s.terminate();
+
+    // Restore into a fresh data directory and serve it.
+    let fresh = work.data("restored");
+    let out = run_engram(
+        &opts,
+        &fresh,
+        "127.0.0.1:1",
+        &["restore", "--from", file.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "restore failed:\n{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    // Restoring twice into the same store is refused, not merged.
+    let again = run_engram(
+        &opts,
+        &fresh,
+        "127.0.0.1:1",
+        &["restore", "--from", file.to_str().unwrap()],
+    );
+    assert!(!again.status.success(), "a second restore was accepted");
+
+    let r = Server::start_in(&work, &fresh, opts.clone());
+    assert_eq!(r.get("/v1/tenants", ADMIN_KEY).expect(200), &tenants_before);
+    assert_eq!(
+        r.get(&format!("/v1/tenants/{t1}/keys"), ADMIN_KEY)
+            .expect(200),
+        &keys_before
+    );
+    // The same secrets work: the hashes came along.
+    assert_eq!(by_id(r.list_all(&k1, "")), mem1, "tenant 1 memories differ");
+    assert_eq!(by_id(r.list_all(&k2, "")), mem2, "tenant 2 memories differ");
+    assert_eq!(by_id(r.list_all(&k1_ro, "")), mem1);
+    r.post("/v1/memories", &k1_ro, &json!({ "content": "no" }))
+        .expect_problem(403, None);
+    let id = bakery["id"].as_str().unwrap();
+    let m = r.get(&format!("/v1/memories/{id}"), &k1);
+    assert_eq!(m.expect(200), &bakery, "a memory changed in the round trip");
+    r.get(&format!("/v1/memories/{gone}"), &k2)
+        .expect_problem(404, None);
+    r.get(&format!("/v1/memories/{id}"), &k2)
+        .expect_problem(404, None);
+
+    // Search works on the restored vectors and text.
+    let hybrid = r.search_ids(&k1, &json!({ "query": "Where is Alice employed?" }));
+    assert_eq!(hybrid.first().map(String::as_str), Some(id));
+    let vector = r.search_ids(
+        &k2,
+        &json!({ "query": "a city in Portugal for the company trip", "mode": "vector" }),
+    );
+    let lisbon = r.search_ids(&k2, &json!({ "query": "Lisbon", "mode": "keyword" }));
+    assert_eq!(lisbon.len(), 1);
+    assert_eq!(vector.first(), lisbon.first());
+    let other = r.search_ids(&k2, &json!({ "query": "baker", "mode": "keyword" }));
+    assert!(other.is_empty(), "tenants mixed up: {other:?}");
+    // And the restored store takes new writes.
+    let new = r.add_text(&k2, "carol", "Written after the restore.");
+    r.get(&format!("/v1/memories/{new}"), &k2).expect(200);
+    r.get_open("/ready").expect(200);
+}
