@@ -159,6 +159,34 @@ pub async fn migrate(client: &mut Object) -> Result<usize> {
     Ok(ran)
 }
 
+/// Creates pgvector in this database when it is missing and the role may do
+/// so (a superuser, or the database owner where pgvector is trusted), so a
+/// fresh database needs no manual step; otherwise says who must do it.
+async fn ensure_vector_extension(client: &Object) -> Result<()> {
+    let present: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')",
+            &[],
+        )
+        .await
+        .map_err(db_err)?
+        .get(0);
+    if present {
+        return Ok(());
+    }
+    client
+        .batch_execute("CREATE EXTENSION IF NOT EXISTS vector")
+        .await
+        .map_err(|e| {
+            Error::Internal(format!(
+                "the pgvector extension is not created in this database and engram's role cannot \
+                 create it ({}): have an administrator run `CREATE EXTENSION vector;` in it \
+                 (scripts/dev-postgres does this locally)",
+                db_err(e)
+            ))
+        })
+}
+
 async fn apply(client: &mut Object) -> Result<usize> {
     client
         .batch_execute(
@@ -182,6 +210,9 @@ async fn apply(client: &mut Object) -> Result<usize> {
             "the database has schema version {current}, newer than this engram ({}): upgrade engram",
             latest_version()
         )));
+    }
+    if current < latest_version() {
+        ensure_vector_extension(client).await?;
     }
     let mut ran = 0;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {

@@ -178,6 +178,53 @@ fn a_query_without_a_tenant_returns_no_rows() {
 }
 
 #[test]
+fn migrate_creates_pgvector_when_allowed_and_says_who_must_when_not() {
+    let db = pg::Database::from_template("template0");
+    let work = common::Workdir::new();
+    let data = work.data("unused");
+    let migrate = |url: &str| {
+        common::run_engram(
+            &Opts::default().env("DATABASE_URL", url),
+            &data,
+            "127.0.0.1:0",
+            &["migrate"],
+        )
+    };
+
+    // The application role may not create the (untrusted) extension.
+    let refused = migrate(&db.url);
+    assert!(
+        !refused.status.success(),
+        "migrate succeeded without pgvector"
+    );
+    assert!(
+        refused.stderr.contains("CREATE EXTENSION vector"),
+        "the error does not say what to do: {}",
+        refused.stderr
+    );
+
+    // A superuser's migrate creates it and the schema.
+    let su = pg::superuser_url(&db.url);
+    let done = migrate(&su);
+    assert!(
+        done.status.success(),
+        "migrate as superuser: {}",
+        done.stderr
+    );
+    assert_eq!(
+        pg::psql(
+            &su,
+            "SELECT count(*) FROM pg_extension WHERE extname = 'vector'"
+        ),
+        "1"
+    );
+    assert_eq!(
+        pg::psql(&su, "SELECT to_regclass('memories') IS NOT NULL"),
+        "t"
+    );
+}
+
+#[test]
 fn rate_limits_are_shared_by_replicas() {
     let db = pg::Database::new();
     let opts = Opts::default()

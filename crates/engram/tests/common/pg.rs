@@ -87,6 +87,25 @@ pub fn psql(url: &str, sql: &str) -> String {
 
 /// A new empty database; returns its URL. Drop it with [`drop_database`].
 pub fn create_database() -> String {
+    create_database_from(&template())
+}
+
+/// A superuser's URL for database `db` (`ENGRAM_TEST_SUPERUSER_URL`,
+/// default the local cluster's `postgres` role, trusted on loopback).
+pub fn superuser_url(db_url: &str) -> String {
+    let su = std::env::var("ENGRAM_TEST_SUPERUSER_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let db = db_url
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit('/').next())
+        .unwrap_or_default();
+    url_with_database(&su, db)
+}
+
+/// Like [`create_database`], from another template (`template0` gives a
+/// database without the `vector` extension).
+pub fn create_database_from(template: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -99,7 +118,7 @@ pub fn create_database() -> String {
     let base = base_url();
     psql(
         &base,
-        &format!("CREATE DATABASE {name} TEMPLATE {}", template()),
+        &format!("CREATE DATABASE {name} TEMPLATE {template}"),
     );
     url_with_database(&base, &name)
 }
@@ -167,6 +186,12 @@ impl Database {
     pub fn new() -> Database {
         Database {
             url: create_database(),
+        }
+    }
+
+    pub fn from_template(template: &str) -> Database {
+        Database {
+            url: create_database_from(template),
         }
     }
 }
