@@ -789,11 +789,24 @@ impl Store for EmbeddedStore {
                 };
                 let fts = schema::fts_table(seq);
                 let mut params = vec![Value::Text(query), Value::Text(tenant_id)];
-                let sql = format!(
-                    "SELECT m.id, -bm25({fts}) FROM {fts} JOIN memories m ON m.rowid = {fts}.rowid \
-                     WHERE {fts} MATCH ? AND m.tenant_id = ?{} ORDER BY bm25({fts}) LIMIT ?",
-                    filter_sql(&filter, &mut params)
-                );
+                let filters = filter_sql(&filter, &mut params);
+                // The full-text match is always the outer loop: left to itself,
+                // SQLite may walk the tenant's rows by index and probe the
+                // full-text index once per row, which costs seconds per query
+                // at 10,000 memories. Without filters, the top hits are taken
+                // before joining, so only `limit` rows of `memories` are read.
+                let sql = if filters.is_empty() {
+                    format!(
+                        "SELECT m.id, s.score FROM (SELECT rowid, -bm25({fts}) AS score FROM {fts} \
+                         WHERE {fts} MATCH ?1 ORDER BY bm25({fts}) LIMIT ?3) s \
+                         JOIN memories m ON m.rowid = s.rowid WHERE m.tenant_id = ?2 ORDER BY s.score DESC"
+                    )
+                } else {
+                    format!(
+                        "SELECT m.id, -bm25({fts}) FROM {fts} CROSS JOIN memories m ON m.rowid = {fts}.rowid \
+                         WHERE {fts} MATCH ? AND m.tenant_id = ?{filters} ORDER BY bm25({fts}) LIMIT ?"
+                    )
+                };
                 params.push(Value::Integer(limit as i64));
                 let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
                 stmt.query_map(params_from_iter(params), |r| {
