@@ -1,4 +1,4 @@
-//! BM25 in SQL, so lexical scores rank like the embedded store's FTS5.
+//! BM25 in SQL, so lexical scores rank like the embedded store's text index.
 //!
 //! PostgreSQL's own `ts_rank` ignores how rare a term is across documents,
 //! which is most of what makes BM25 work on short memories. Here the
@@ -7,9 +7,10 @@
 //! set (every document holding a query term is a candidate, so the count is
 //! exact), the tenant's document count and average length from
 //! `lexical_stats`. Document length is the number of distinct lexemes.
-//! Filters restrict the results, never the statistics, as in FTS5.
+//! Filters restrict the results, never the statistics, as on the embedded
+//! store.
 
-/// BM25 parameters, FTS5's defaults.
+/// BM25 parameters, the usual defaults (the embedded store's too).
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
 

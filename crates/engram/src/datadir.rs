@@ -1,9 +1,10 @@
 //! One process per embedded data directory.
 //!
-//! The vector index lives in the memory of the process that serves it: a
-//! second process on the same directory would search an index that misses
-//! the first one's writes. `engram serve` and `engram mcp` therefore hold an
-//! exclusive lock on `engram.lock` there (the PostgreSQL backend needs none).
+//! The text and vector indexes live in the memory of the process that
+//! serves them: a second process on the same directory would search
+//! indexes that miss the first one's writes. `engram serve` and `engram
+//! mcp` therefore hold an exclusive lock on `engram.lock` there (the
+//! PostgreSQL backend needs none).
 //! The operating system releases it when the process ends, however it ends.
 //! `engram backup` reads SQLite only and needs no lock.
 

@@ -1,13 +1,16 @@
 //! The embedded single-node store: SQLite (WAL, synchronous commits) for
-//! rows and per-tenant FTS5 tables for BM25, with per-tenant usearch HNSW
-//! indexes for vectors (see [`vectors`]).
+//! rows, with per-tenant in-memory BM25 text indexes and usearch HNSW vector
+//! indexes derived from them (see [`indexes`]).
 //!
 //! All writes go through one connection under a mutex, which is also what
 //! keeps the vector indexes in step with the rows; reads use a small pool of
 //! their own connections, which WAL lets run beside the writer.
 
+mod indexes;
+mod per_tenant;
 mod rows;
 mod schema;
+pub mod text;
 mod vectors;
 
 use std::collections::HashSet;
@@ -20,21 +23,22 @@ use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
-use engram_core::fusion::cosine;
 use engram_core::query::Cursor;
 use engram_core::tenant::{ApiKey, Scope, Tenant};
 use engram_core::{Error, Filter, Memory, Result};
 
 use crate::{Hit, Idempotency, IdempotentResult, InsertOutcome, Record, Store};
+use indexes::Indexes;
 use rows::{
-    COLUMNS, filter_sql, fts_query, memory_from_row, memory_values, micros, record_from_row,
-    sql_err, vector_to_blob,
+    COLUMNS, filter_sql, memory_from_row, memory_values, micros, record_from_row, sql_err,
+    vector_to_blob,
 };
-use vectors::VectorIndexes;
+use text::Within;
 
 /// Filtered vector searches over at most this many memories are answered
-/// exactly from the stored vectors: cheap at this size, and immune to the
-/// recall loss graph search suffers under very selective filters.
+/// exactly from the vectors held in the index: cheap at this size, and
+/// immune to the recall loss graph search suffers under very selective
+/// filters.
 const EXACT_SEARCH_MAX: usize = 2048;
 const READERS: usize = 4;
 
@@ -47,7 +51,7 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    vectors: OnceLock<VectorIndexes>,
+    indexes: OnceLock<Indexes>,
 }
 
 fn open_connection(path: &Path) -> Result<Connection> {
@@ -60,6 +64,9 @@ fn open_connection(path: &Path) -> Result<Connection> {
     .map_err(|e| Error::Internal(format!("opening {}: {e}", path.display())))?;
     // WAL lets readers run beside the writer; FULL makes every commit durable
     // before it is acknowledged, so a crash loses nothing that was answered.
+    // Memory-mapped reads spare a system call and a copy per page, which is
+    // what fetching a search's rows from a large store costs (SQLite caps the
+    // map at its compile-time maximum).
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
          PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;",
@@ -89,7 +96,7 @@ impl EmbeddedStore {
                 writer: Mutex::new(writer),
                 readers,
                 next_reader: AtomicUsize::new(0),
-                vectors: OnceLock::new(),
+                indexes: OnceLock::new(),
             }),
         })
     }
@@ -125,8 +132,8 @@ impl Inner {
         f(&conn)
     }
 
-    fn vectors(&self) -> Result<&VectorIndexes> {
-        self.vectors.get().ok_or_else(|| {
+    fn indexes(&self) -> Result<&Indexes> {
+        self.indexes.get().ok_or_else(|| {
             Error::Internal("the embedding space is not bound yet (bind_embedding_space)".into())
         })
     }
@@ -162,16 +169,10 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
 
 const KEY_COLUMNS: &str = "id, tenant_id, name, scopes, hash, created_at";
 
-/// Removes rows (and their FTS entries) and logs the vector removals, inside
-/// the caller's transaction.
-fn delete_rows(tx: &Connection, seq: i64, rows: &[(i64, String)]) -> Result<()> {
-    let fts = schema::fts_table(seq);
-    for (rowid, content) in rows {
-        tx.execute(
-            &format!("INSERT INTO {fts}({fts}, rowid, content) VALUES ('delete', ?, ?)"),
-            params![rowid, content],
-        )
-        .map_err(sql_err)?;
+/// Removes rows and logs the removals for the indexes, inside the caller's
+/// transaction.
+fn delete_rows(tx: &Connection, seq: i64, rows: &[i64]) -> Result<()> {
+    for rowid in rows {
         tx.execute("DELETE FROM memories WHERE rowid = ?", [rowid])
             .map_err(sql_err)?;
         tx.execute(
@@ -222,9 +223,9 @@ impl Store for EmbeddedStore {
                         .map_err(sql_err)?;
                     }
                 }
-                if db.vectors.get().is_none() {
-                    let v = VectorIndexes::open(&db.dir.join("vectors"), dimension, conn)?;
-                    let _ = db.vectors.set(v);
+                if db.indexes.get().is_none() {
+                    let v = Indexes::open(&db.dir, dimension, conn)?;
+                    let _ = db.indexes.set(v);
                 }
                 Ok(())
             })
@@ -256,7 +257,7 @@ impl Store for EmbeddedStore {
                 c.query_row("SELECT count(*) FROM tenants", [], |r| r.get::<_, i64>(0))
                     .map_err(sql_err)
             })?;
-            db.vectors()?;
+            db.indexes()?;
             Ok(())
         })
         .await
@@ -264,7 +265,7 @@ impl Store for EmbeddedStore {
 
     async fn flush(&self) -> Result<()> {
         self.run(|db| {
-            let Some(v) = db.vectors.get() else {
+            let Some(v) = db.indexes.get() else {
                 return Ok(());
             };
             db.write(|conn| v.save(conn))?;
@@ -299,8 +300,6 @@ impl Store for EmbeddedStore {
                     params![t.id, t.name, micros(t.created_at)],
                 )
                 .map_err(sql_err)?;
-                let seq = tx.last_insert_rowid();
-                schema::create_fts(&tx, seq).map_err(sql_err)?;
                 tx.commit().map_err(sql_err)
             })
         })
@@ -358,8 +357,6 @@ impl Store for EmbeddedStore {
                     return Ok(false);
                 };
                 let tx = conn.transaction().map_err(sql_err)?;
-                tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", schema::fts_table(seq)))
-                    .map_err(sql_err)?;
                 tx.execute("DELETE FROM memories WHERE tenant_id = ?", [&id])
                     .map_err(sql_err)?;
                 tx.execute("DELETE FROM idempotency WHERE tenant_id = ?", [&id])
@@ -371,7 +368,7 @@ impl Store for EmbeddedStore {
                 tx.execute("DELETE FROM tenants WHERE id = ?", [&id])
                     .map_err(sql_err)?;
                 tx.commit().map_err(sql_err)?;
-                if let Some(v) = db.vectors.get() {
+                if let Some(v) = db.indexes.get() {
                     v.drop_tenant(seq);
                 }
                 Ok(true)
@@ -462,7 +459,7 @@ impl Store for EmbeddedStore {
     ) -> Result<InsertOutcome> {
         let tenant_id = tenant_id.to_string();
         self.run(move |db| {
-            let vectors = db.vectors()?;
+            let indexes = db.indexes()?;
             db.write(|conn| {
                 let seq = require_tenant(conn, &tenant_id)?;
                 let tx = conn.transaction().map_err(sql_err)?;
@@ -485,7 +482,6 @@ impl Store for EmbeddedStore {
                         return Ok(InsertOutcome::KeyTaken);
                     }
                 }
-                let fts = schema::fts_table(seq);
                 let mut added = Vec::with_capacity(records.len());
                 {
                     let mut ins = tx
@@ -494,9 +490,6 @@ impl Store for EmbeddedStore {
                              labels, metadata, importance, occurred_at, created_at, updated_at, embedding) \
                              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         )
-                        .map_err(sql_err)?;
-                    let mut ins_fts = tx
-                        .prepare_cached(&format!("INSERT INTO {fts}(rowid, content) VALUES (?, ?)"))
                         .map_err(sql_err)?;
                     let mut log = tx
                         .prepare_cached("INSERT INTO index_log(tenant_seq, mem_rowid) VALUES (?, ?)")
@@ -512,15 +505,17 @@ impl Store for EmbeddedStore {
                             e => sql_err(e),
                         })?;
                         let rowid = tx.last_insert_rowid();
-                        ins_fts.execute(params![rowid, r.memory.content]).map_err(sql_err)?;
                         log.execute(params![seq, rowid]).map_err(sql_err)?;
                         added.push(rowid);
                     }
                 }
                 tx.commit().map_err(sql_err)?;
-                for (rowid, r) in added.iter().zip(&records) {
-                    vectors.upsert(seq, *rowid, &r.embedding)?;
-                }
+                let rows: Vec<(i64, &str, &[f32])> = added
+                    .iter()
+                    .zip(&records)
+                    .map(|(rowid, r)| (*rowid, r.memory.content.as_str(), r.embedding.as_slice()))
+                    .collect();
+                indexes.upsert(seq, &rows)?;
                 Ok(InsertOutcome::Inserted)
             })
         })
@@ -602,19 +597,19 @@ impl Store for EmbeddedStore {
     ) -> Result<bool> {
         let (tenant_id, m) = (tenant_id.to_string(), m.clone());
         self.run(move |db| {
-            let vectors = db.vectors()?;
+            let indexes = db.indexes()?;
             db.write(|conn| {
                 let seq = require_tenant(conn, &tenant_id)?;
                 let tx = conn.transaction().map_err(sql_err)?;
-                let old: Option<(i64, String)> = tx
+                let old: Option<i64> = tx
                     .query_row(
-                        "SELECT rowid, content FROM memories WHERE tenant_id = ? AND id = ?",
+                        "SELECT rowid FROM memories WHERE tenant_id = ? AND id = ?",
                         params![tenant_id, m.id],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
+                        |r| r.get(0),
                     )
                     .optional()
                     .map_err(sql_err)?;
-                let Some((rowid, old_content)) = old else { return Ok(false) };
+                let Some(rowid) = old else { return Ok(false) };
                 let mut values = memory_values(&m)?;
                 values.push(Value::Integer(rowid));
                 tx.execute(
@@ -625,14 +620,6 @@ impl Store for EmbeddedStore {
                 )
                 .map_err(sql_err)?;
                 if let Some(e) = &embedding {
-                    let fts = schema::fts_table(seq);
-                    tx.execute(
-                        &format!("INSERT INTO {fts}({fts}, rowid, content) VALUES ('delete', ?, ?)"),
-                        params![rowid, old_content],
-                    )
-                    .map_err(sql_err)?;
-                    tx.execute(&format!("INSERT INTO {fts}(rowid, content) VALUES (?, ?)"), params![rowid, m.content])
-                        .map_err(sql_err)?;
                     tx.execute("UPDATE memories SET embedding = ? WHERE rowid = ?", params![vector_to_blob(e), rowid])
                         .map_err(sql_err)?;
                     tx.execute("INSERT INTO index_log(tenant_seq, mem_rowid) VALUES (?, ?)", params![seq, rowid])
@@ -640,7 +627,7 @@ impl Store for EmbeddedStore {
                 }
                 tx.commit().map_err(sql_err)?;
                 if let Some(e) = &embedding {
-                    vectors.upsert(seq, rowid, e)?;
+                    indexes.upsert(seq, &[(rowid, m.content.as_str(), e.as_slice())])?;
                 }
                 Ok(true)
             })
@@ -651,22 +638,22 @@ impl Store for EmbeddedStore {
     async fn delete(&self, tenant_id: &str, id: &str) -> Result<bool> {
         let (tenant_id, id) = (tenant_id.to_string(), id.to_string());
         self.run(move |db| {
-            let vectors = db.vectors()?;
+            let indexes = db.indexes()?;
             db.write(|conn| {
                 let seq = require_tenant(conn, &tenant_id)?;
                 let tx = conn.transaction().map_err(sql_err)?;
-                let row: Option<(i64, String)> = tx
+                let row: Option<i64> = tx
                     .query_row(
-                        "SELECT rowid, content FROM memories WHERE tenant_id = ? AND id = ?",
+                        "SELECT rowid FROM memories WHERE tenant_id = ? AND id = ?",
                         params![tenant_id, id],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
+                        |r| r.get(0),
                     )
                     .optional()
                     .map_err(sql_err)?;
-                let Some(row) = row else { return Ok(false) };
-                delete_rows(&tx, seq, std::slice::from_ref(&row))?;
+                let Some(rowid) = row else { return Ok(false) };
+                delete_rows(&tx, seq, &[rowid])?;
                 tx.commit().map_err(sql_err)?;
-                vectors.remove(seq, row.0)?;
+                indexes.delete(seq, rowid)?;
                 Ok(true)
             })
         })
@@ -733,26 +720,15 @@ impl Store for EmbeddedStore {
     async fn delete_where(&self, tenant_id: &str, filter: &Filter) -> Result<u64> {
         let (tenant_id, filter) = (tenant_id.to_string(), filter.clone());
         self.run(move |db| {
-            let vectors = db.vectors()?;
+            let indexes = db.indexes()?;
             db.write(|conn| {
                 let seq = require_tenant(conn, &tenant_id)?;
                 let tx = conn.transaction().map_err(sql_err)?;
-                let rows: Vec<(i64, String)> = {
-                    let mut params = vec![Value::Text(tenant_id.clone())];
-                    let sql = format!(
-                        "SELECT m.rowid, m.content FROM memories m WHERE m.tenant_id = ?{}",
-                        filter_sql(&filter, &mut params)
-                    );
-                    let mut stmt = tx.prepare(&sql).map_err(sql_err)?;
-                    stmt.query_map(params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))
-                        .map_err(sql_err)?
-                        .collect::<rusqlite::Result<_>>()
-                        .map_err(sql_err)?
-                };
+                let rows = matching_rows(&tx, &tenant_id, &filter)?;
                 delete_rows(&tx, seq, &rows)?;
                 tx.commit().map_err(sql_err)?;
-                for (rowid, _) in &rows {
-                    vectors.remove(seq, *rowid)?;
+                for rowid in &rows {
+                    indexes.delete(seq, *rowid)?;
                 }
                 Ok(rows.len() as u64)
             })
@@ -781,43 +757,22 @@ impl Store for EmbeddedStore {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
-        let (tenant_id, filter, query) = (tenant_id.to_string(), filter.clone(), fts_query(terms));
+        let (tenant_id, filter, terms) = (tenant_id.to_string(), filter.clone(), terms.to_vec());
         self.run(move |db| {
+            let indexes = db.indexes()?;
             db.read(|c| {
                 let Some(seq) = tenant_seq(c, &tenant_id)? else {
                     return Ok(Vec::new());
                 };
-                let fts = schema::fts_table(seq);
-                let mut params = vec![Value::Text(query), Value::Text(tenant_id)];
-                let filters = filter_sql(&filter, &mut params);
-                // The full-text match is always the outer loop: left to itself,
-                // SQLite may walk the tenant's rows by index and probe the
-                // full-text index once per row, which costs seconds per query
-                // at 10,000 memories. Without filters, the top hits are taken
-                // before joining, so only `limit` rows of `memories` are read.
-                let sql = if filters.is_empty() {
-                    format!(
-                        "SELECT m.id, s.score FROM (SELECT rowid, -bm25({fts}) AS score FROM {fts} \
-                         WHERE {fts} MATCH ?1 ORDER BY bm25({fts}) LIMIT ?3) s \
-                         JOIN memories m ON m.rowid = s.rowid WHERE m.tenant_id = ?2 ORDER BY s.score DESC"
-                    )
+                let scored = if filter.is_empty() {
+                    indexes.text.search(seq, &terms, limit, Within::All)?
                 } else {
-                    format!(
-                        "SELECT m.id, -bm25({fts}) FROM {fts} CROSS JOIN memories m ON m.rowid = {fts}.rowid \
-                         WHERE {fts} MATCH ? AND m.tenant_id = ?{filters} ORDER BY bm25({fts}) LIMIT ?"
-                    )
+                    let allowed = matching_rows(c, &tenant_id, &filter)?;
+                    indexes
+                        .text
+                        .search(seq, &terms, limit, Within::Rows(&allowed))?
                 };
-                params.push(Value::Integer(limit as i64));
-                let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
-                stmt.query_map(params_from_iter(params), |r| {
-                    Ok(Hit {
-                        id: r.get(0)?,
-                        score: r.get::<_, f64>(1)? as f32,
-                    })
-                })
-                .map_err(sql_err)?
-                .collect::<rusqlite::Result<_>>()
-                .map_err(sql_err)
+                hits(c, &tenant_id, scored)
             })
         })
         .await
@@ -832,68 +787,58 @@ impl Store for EmbeddedStore {
     ) -> Result<Vec<Hit>> {
         let (tenant_id, filter, query) = (tenant_id.to_string(), filter.clone(), query.to_vec());
         self.run(move |db| {
-            let vectors = db.vectors()?;
+            let indexes = db.indexes()?;
             db.read(|c| {
                 let Some(seq) = tenant_seq(c, &tenant_id)? else {
                     return Ok(Vec::new());
                 };
                 let scored: Vec<(i64, f32)> = if filter.is_empty() {
-                    vectors.search(seq, &query, limit, None)?
+                    indexes.vectors.search(seq, &query, limit, None)?
                 } else {
-                    let mut params = vec![Value::Text(tenant_id.clone())];
-                    let sql = format!(
-                        "SELECT m.rowid FROM memories m WHERE m.tenant_id = ?{}",
-                        filter_sql(&filter, &mut params)
-                    );
-                    let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
-                    let allowed: Vec<i64> = stmt
-                        .query_map(params_from_iter(params), |r| r.get(0))
-                        .map_err(sql_err)?
-                        .collect::<rusqlite::Result<_>>()
-                        .map_err(sql_err)?;
+                    let allowed = matching_rows(c, &tenant_id, &filter)?;
                     if allowed.len() <= EXACT_SEARCH_MAX {
-                        exact_search(c, &allowed, &query, limit)?
+                        indexes.vectors.exact(seq, &query, &allowed, limit)?
                     } else {
                         let set: HashSet<u64> = allowed.iter().map(|r| *r as u64).collect();
-                        vectors.search(seq, &query, limit, Some(&set))?
+                        indexes.vectors.search(seq, &query, limit, Some(&set))?
                     }
                 };
-                let mut stmt = c
-                    .prepare_cached("SELECT id FROM memories WHERE rowid = ? AND tenant_id = ?")
-                    .map_err(sql_err)?;
-                let mut hits = Vec::with_capacity(scored.len());
-                for (rowid, score) in scored {
-                    if let Some(id) = stmt
-                        .query_row(params![rowid, tenant_id], |r| r.get(0))
-                        .optional()
-                        .map_err(sql_err)?
-                    {
-                        hits.push(Hit { id, score });
-                    }
-                }
-                Ok(hits)
+                hits(c, &tenant_id, scored)
             })
         })
         .await
     }
 }
 
-/// Exact cosine ranking of the given rows from their stored vectors.
-fn exact_search(
-    c: &Connection,
-    rowids: &[i64],
-    query: &[f32],
-    limit: usize,
-) -> Result<Vec<(i64, f32)>> {
+/// The tenant's rows that pass `filter`.
+fn matching_rows(c: &Connection, tenant_id: &str, filter: &Filter) -> Result<Vec<i64>> {
+    let mut params = vec![Value::Text(tenant_id.to_string())];
+    let sql = format!(
+        "SELECT m.rowid FROM memories m WHERE m.tenant_id = ?{}",
+        filter_sql(filter, &mut params)
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(sql_err)?;
+    stmt.query_map(params_from_iter(params), |r| r.get(0))
+        .map_err(sql_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(sql_err)
+}
+
+/// Scored rows as memory ids. The tenant check is the last wall: an index
+/// entry that names another tenant's row is never returned.
+fn hits(c: &Connection, tenant_id: &str, scored: Vec<(i64, f32)>) -> Result<Vec<Hit>> {
     let mut stmt = c
-        .prepare_cached("SELECT embedding FROM memories WHERE rowid = ?")
+        .prepare_cached("SELECT id FROM memories WHERE rowid = ? AND tenant_id = ?")
         .map_err(sql_err)?;
-    let mut scored = Vec::with_capacity(rowids.len());
-    for &rowid in rowids {
-        let blob: Vec<u8> = stmt.query_row([rowid], |r| r.get(0)).map_err(sql_err)?;
-        scored.push((rowid, cosine(query, &rows::vector_from_blob(&blob))));
+    let mut out = Vec::with_capacity(scored.len());
+    for (rowid, score) in scored {
+        if let Some(id) = stmt
+            .query_row(params![rowid, tenant_id], |r| r.get(0))
+            .optional()
+            .map_err(sql_err)?
+        {
+            out.push(Hit { id, score });
+        }
     }
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-    scored.truncate(limit);
-    Ok(scored)
+    Ok(out)
 }

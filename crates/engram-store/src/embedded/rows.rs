@@ -114,16 +114,6 @@ pub fn filter_sql(f: &Filter, params: &mut Vec<Value>) -> String {
     sql
 }
 
-/// An FTS5 query matching any of the terms. Each term is quoted, so no
-/// user text is ever read as FTS5 syntax.
-pub fn fts_query(terms: &[String]) -> String {
-    terms
-        .iter()
-        .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
-        .collect::<Vec<_>>()
-        .join(" OR ")
-}
-
 pub fn sql_err(e: rusqlite::Error) -> Error {
     match e {
         rusqlite::Error::SqliteFailure(f, _)
@@ -149,14 +139,6 @@ mod tests {
     fn vectors_round_trip_through_blobs() {
         let v = vec![0.25, -1.5, f32::MIN_POSITIVE];
         assert_eq!(vector_from_blob(&vector_to_blob(&v)), v);
-    }
-
-    #[test]
-    fn fts_query_quotes_every_term() {
-        assert_eq!(
-            fts_query(&["a\"b".into(), "near".into()]),
-            "\"a\"\"b\" OR \"near\""
-        );
     }
 
     #[test]

@@ -7,9 +7,15 @@ use rusqlite::Connection;
 
 use engram_core::{Error, Result};
 
-const MIGRATIONS: &[&str] = &[
+enum Migration {
+    Sql(&'static str),
+    Code(fn(&Connection) -> rusqlite::Result<()>),
+}
+
+const MIGRATIONS: &[Migration] = &[
     // 1: tenants, keys, memories, idempotency, the vector index log.
-    "
+    Migration::Sql(
+        "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE tenants (
         seq INTEGER PRIMARY KEY,
@@ -64,7 +70,22 @@ const MIGRATIONS: &[&str] = &[
         mem_rowid INTEGER NOT NULL
     );
     ",
+    ),
+    // 2: BM25 moves from per-tenant FTS5 tables to the in-memory text
+    // indexes (rebuilt from the rows on first open), so the tables go.
+    Migration::Code(drop_fts_tables),
 ];
+
+fn drop_fts_tables(conn: &Connection) -> rusqlite::Result<()> {
+    let seqs: Vec<i64> = conn
+        .prepare("SELECT seq FROM tenants")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for seq in seqs {
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS fts_{seq}"))?;
+    }
+    Ok(())
+}
 
 pub fn latest_version() -> i64 {
     MIGRATIONS.len() as i64
@@ -82,9 +103,13 @@ pub fn migrate(conn: &mut Connection) -> Result<usize> {
         )));
     }
     let mut ran = 0;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction().map_err(Error::internal)?;
-        tx.execute_batch(sql).map_err(Error::internal)?;
+        match step {
+            Migration::Sql(sql) => tx.execute_batch(sql),
+            Migration::Code(f) => f(&tx),
+        }
+        .map_err(Error::internal)?;
         tx.pragma_update(None, "user_version", (i + 1) as i64)
             .map_err(Error::internal)?;
         tx.commit().map_err(Error::internal)?;
@@ -93,16 +118,35 @@ pub fn migrate(conn: &mut Connection) -> Result<usize> {
     Ok(ran)
 }
 
-/// The per-tenant full-text table. One per tenant so BM25 statistics (term
-/// rarity, document lengths) come from that tenant's memories alone.
-pub fn fts_table(tenant_seq: i64) -> String {
-    format!("fts_{tenant_seq}")
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-pub fn create_fts(conn: &Connection, tenant_seq: i64) -> rusqlite::Result<()> {
-    conn.execute_batch(&format!(
-        "CREATE VIRTUAL TABLE IF NOT EXISTS {} USING fts5(content, content='memories', \
-         content_rowid='rowid', tokenize='porter unicode61 remove_diacritics 2')",
-        fts_table(tenant_seq)
-    ))
+    fn tables(conn: &Connection) -> Vec<String> {
+        conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn upgrading_a_version_1_store_drops_its_full_text_tables() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let Migration::Sql(v1) = MIGRATIONS[0] else {
+            panic!("migration 1 is SQL")
+        };
+        conn.execute_batch(v1).unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO tenants(seq, id, name, created_at) VALUES (4, 't', 'n', 0);
+             CREATE VIRTUAL TABLE fts_4 USING fts5(content, content='memories', content_rowid='rowid');",
+        )
+        .unwrap();
+        assert!(tables(&conn).iter().any(|t| t == "fts_4"));
+        assert_eq!(migrate(&mut conn).unwrap(), 1);
+        assert!(!tables(&conn).iter().any(|t| t.starts_with("fts_")));
+        assert_eq!(migrate(&mut conn).unwrap(), 0, "migrations run once");
+    }
 }

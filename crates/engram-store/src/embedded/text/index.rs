@@ -1,0 +1,586 @@
+//! One tenant's in-memory inverted index with BM25 top-k retrieval.
+//!
+//! Why not SQLite FTS5: it scores every memory containing any query word
+//! before it can return the best ten, so a common word costs time in
+//! proportion to the store (half a second at a million memories). Here the
+//! posting lists carry per-block maxima and the search skips every block
+//! that cannot beat the current tenth-best score (block-max MaxScore), so
+//! the work follows the answer, not the store.
+//!
+//! Documents get increasing slots, so posting lists stay sorted by
+//! appending. A removed or replaced document is a tombstone until enough
+//! pile up to compact; like Lucene, the BM25 statistics count tombstones
+//! until then, which shifts scores slightly and never returns them.
+
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+
+use super::analyzer;
+
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+/// Postings per block-max entry: small enough to skip precisely, large
+/// enough that the maxima cost little memory.
+const BLOCK: usize = 128;
+/// A filtered search probes each allowed document directly when that is
+/// cheaper than walking the posting lists.
+const PROBE_FACTOR: usize = 8;
+
+#[derive(Clone, Copy)]
+pub(super) struct Doc {
+    pub rowid: i64,
+    pub len: u32,
+    pub live: bool,
+}
+
+#[derive(Clone, Copy)]
+struct BlockMax {
+    tf: u16,
+    len: u32,
+}
+
+#[derive(Default)]
+pub(super) struct Postings {
+    pub docs: Vec<u32>,
+    pub tfs: Vec<u16>,
+    blocks: Vec<BlockMax>,
+}
+
+impl Postings {
+    pub fn push(&mut self, slot: u32, tf: u16, len: u32) {
+        if self.docs.len().is_multiple_of(BLOCK) {
+            self.blocks.push(BlockMax { tf, len });
+        } else if let Some(b) = self.blocks.last_mut() {
+            b.tf = b.tf.max(tf);
+            b.len = b.len.min(len);
+        }
+        self.docs.push(slot);
+        self.tfs.push(tf);
+    }
+}
+
+/// Which documents a search may return.
+pub enum Within<'a> {
+    All,
+    Rows(&'a [i64]),
+}
+
+#[derive(Default)]
+pub struct TextIndex {
+    pub(super) terms: HashMap<String, u32>,
+    pub(super) lists: Vec<Postings>,
+    pub(super) docs: Vec<Doc>,
+    slots: HashMap<i64, u32>,
+    total_len: u64,
+    dead: usize,
+}
+
+/// BM25's saturating term-frequency part, before idf.
+fn tf_part(tf: u16, len: u32, avg_len: f32) -> f32 {
+    let tf = tf as f32;
+    tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len as f32 / avg_len))
+}
+
+#[derive(PartialEq)]
+struct Scored(f32, u32);
+
+impl Eq for Scored {}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Worst first, so a max-heap of these pops the weakest of the top k; on
+/// equal scores the later slot is the weaker, for a stable order.
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.0.total_cmp(&self.0).then(self.1.cmp(&other.1))
+    }
+}
+
+/// The best `k` scores seen so far.
+struct TopK {
+    k: usize,
+    heap: BinaryHeap<Scored>,
+}
+
+impl TopK {
+    fn new(k: usize) -> TopK {
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k + 1),
+        }
+    }
+
+    /// The score a document must beat to enter; 0 while there is room.
+    fn threshold(&self) -> f32 {
+        if self.heap.len() < self.k {
+            0.0
+        } else {
+            self.heap.peek().map_or(0.0, |s| s.0)
+        }
+    }
+
+    fn offer(&mut self, score: f32, slot: u32) {
+        if self.heap.len() < self.k {
+            self.heap.push(Scored(score, slot));
+        } else if score > self.threshold() {
+            self.heap.pop();
+            self.heap.push(Scored(score, slot));
+        }
+    }
+
+    fn into_sorted(self) -> Vec<Scored> {
+        let mut v = self.heap.into_vec();
+        v.sort();
+        v
+    }
+}
+
+/// A position in one query term's posting list.
+struct Cursor<'a> {
+    list: &'a Postings,
+    idf: f32,
+    pos: usize,
+    /// The best this term can add to any document.
+    max: f32,
+}
+
+impl Cursor<'_> {
+    fn doc(&self) -> u32 {
+        self.list.docs.get(self.pos).copied().unwrap_or(u32::MAX)
+    }
+
+    fn block_max(&self, avg_len: f32) -> f32 {
+        self.list
+            .blocks
+            .get(self.pos / BLOCK)
+            .map_or(0.0, |b| self.idf * tf_part(b.tf, b.len, avg_len))
+    }
+
+    /// The last document of the current block.
+    fn block_last(&self) -> u32 {
+        if self.pos >= self.list.docs.len() {
+            return u32::MAX;
+        }
+        let end = ((self.pos / BLOCK + 1) * BLOCK).min(self.list.docs.len());
+        self.list.docs[end - 1]
+    }
+
+    /// Moves to the first document at or after `target`, skipping whole
+    /// blocks by their last document.
+    fn seek(&mut self, target: u32) {
+        let docs = &self.list.docs;
+        while self.pos < docs.len() {
+            let end = ((self.pos / BLOCK + 1) * BLOCK).min(docs.len());
+            if docs[end - 1] >= target {
+                self.pos += docs[self.pos..end].partition_point(|&d| d < target);
+                return;
+            }
+            self.pos = end;
+        }
+    }
+}
+
+impl TextIndex {
+    #[cfg(test)]
+    pub fn from_texts(docs: &[(i64, &str)]) -> TextIndex {
+        let mut index = TextIndex::default();
+        for (rowid, text) in docs {
+            index.upsert(*rowid, text);
+        }
+        index
+    }
+
+    #[cfg(test)]
+    pub fn live_docs(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Indexes `text` as document `rowid`, replacing any earlier version.
+    pub fn upsert(&mut self, rowid: i64, text: &str) {
+        self.remove(rowid);
+        let mut counts: HashMap<String, u16> = HashMap::new();
+        let mut len = 0u32;
+        for t in analyzer::terms(text) {
+            len += 1;
+            let c = counts.entry(t).or_default();
+            *c = c.saturating_add(1);
+        }
+        let slot = self.docs.len() as u32;
+        self.docs.push(Doc {
+            rowid,
+            len,
+            live: true,
+        });
+        self.slots.insert(rowid, slot);
+        self.total_len += len as u64;
+        for (term, tf) in counts {
+            let next = self.lists.len() as u32;
+            let id = *self.terms.entry(term).or_insert(next);
+            if id == next {
+                self.lists.push(Postings::default());
+            }
+            self.lists[id as usize].push(slot, tf, len);
+        }
+    }
+
+    /// Forgets document `rowid`; compacts once a quarter of slots are dead.
+    pub fn remove(&mut self, rowid: i64) -> bool {
+        let Some(slot) = self.slots.remove(&rowid) else {
+            return false;
+        };
+        self.docs[slot as usize].live = false;
+        self.dead += 1;
+        if self.dead * 4 > self.docs.len() {
+            self.compact();
+        }
+        true
+    }
+
+    /// Builds an index from its parts (as read back from a file).
+    pub(super) fn from_parts(
+        terms: HashMap<String, u32>,
+        lists: Vec<Postings>,
+        docs: Vec<Doc>,
+    ) -> TextIndex {
+        let slots = docs
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.live)
+            .map(|(s, d)| (d.rowid, s as u32))
+            .collect::<HashMap<_, _>>();
+        TextIndex {
+            total_len: docs.iter().map(|d| d.len as u64).sum(),
+            dead: docs.len() - slots.len(),
+            slots,
+            terms,
+            lists,
+            docs,
+        }
+    }
+
+    /// Drops tombstones: live documents keep their order under new slots.
+    fn compact(&mut self) {
+        let mut remap = vec![u32::MAX; self.docs.len()];
+        let mut docs = Vec::with_capacity(self.slots.len());
+        for (old, d) in self.docs.iter().enumerate() {
+            if d.live {
+                remap[old] = docs.len() as u32;
+                docs.push(*d);
+            }
+        }
+        let mut terms = HashMap::with_capacity(self.terms.len());
+        let mut lists = Vec::with_capacity(self.lists.len());
+        for (term, id) in self.terms.drain() {
+            let old = &self.lists[id as usize];
+            let mut list = Postings::default();
+            for (d, tf) in old.docs.iter().zip(&old.tfs) {
+                let slot = remap[*d as usize];
+                if slot != u32::MAX {
+                    list.push(slot, *tf, docs[slot as usize].len);
+                }
+            }
+            if !list.docs.is_empty() {
+                terms.insert(term, lists.len() as u32);
+                lists.push(list);
+            }
+        }
+        *self = TextIndex::from_parts(terms, lists, docs);
+    }
+
+    fn avg_len(&self) -> f32 {
+        (self.total_len as f32 / self.docs.len().max(1) as f32).max(1.0)
+    }
+
+    fn idf(&self, df: usize) -> f32 {
+        let n = self.docs.len() as f32;
+        let df = df as f32;
+        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+    }
+
+    /// The distinct indexed terms of the query words.
+    fn term_ids(&self, words: &[String]) -> Vec<u32> {
+        let mut ids: Vec<u32> = words
+            .iter()
+            .flat_map(|w| analyzer::terms(w).collect::<Vec<_>>())
+            .filter_map(|t| self.terms.get(&t).copied())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// The `k` best documents for `words` (query words, analyzed here) as
+    /// `(rowid, BM25 score)`, best first.
+    pub fn search(&self, words: &[String], k: usize, within: Within<'_>) -> Vec<(i64, f32)> {
+        let ids = self.term_ids(words);
+        if ids.is_empty() || k == 0 {
+            return Vec::new();
+        }
+        let avg = self.avg_len();
+        let mut cursors: Vec<Cursor<'_>> = ids
+            .iter()
+            .map(|&id| {
+                let list = &self.lists[id as usize];
+                let idf = self.idf(list.docs.len());
+                let max = list
+                    .blocks
+                    .iter()
+                    .map(|b| idf * tf_part(b.tf, b.len, avg))
+                    .fold(0.0, f32::max);
+                Cursor {
+                    list,
+                    idf,
+                    pos: 0,
+                    max,
+                }
+            })
+            .collect();
+        let top = match within {
+            Within::Rows(rows) => {
+                let postings: usize = cursors.iter().map(|c| c.list.docs.len()).sum();
+                if rows.len() * PROBE_FACTOR < postings {
+                    self.probe(&cursors, rows, k, avg)
+                } else {
+                    let mut allowed = vec![false; self.docs.len()];
+                    for r in rows {
+                        if let Some(&s) = self.slots.get(r) {
+                            allowed[s as usize] = true;
+                        }
+                    }
+                    self.max_score(&mut cursors, k, avg, |s| allowed[s as usize])
+                }
+            }
+            Within::All => self.max_score(&mut cursors, k, avg, |_| true),
+        };
+        top.into_sorted()
+            .into_iter()
+            .map(|Scored(score, slot)| (self.docs[slot as usize].rowid, score))
+            .collect()
+    }
+
+    /// Scores each allowed document by looking its slot up in every list.
+    fn probe(&self, cursors: &[Cursor<'_>], rows: &[i64], k: usize, avg: f32) -> TopK {
+        let mut top = TopK::new(k);
+        for r in rows {
+            let Some(&slot) = self.slots.get(r) else {
+                continue;
+            };
+            let len = self.docs[slot as usize].len;
+            let mut score = 0.0;
+            for c in cursors {
+                if let Ok(i) = c.list.docs.binary_search(&slot) {
+                    score += c.idf * tf_part(c.list.tfs[i], len, avg);
+                }
+            }
+            if score > 0.0 {
+                top.offer(score, slot);
+            }
+        }
+        top
+    }
+
+    /// Block-max MaxScore: terms whose combined best cannot beat the
+    /// threshold are only probed for documents the others surface, and
+    /// runs of documents whose block maxima cannot beat it are skipped.
+    fn max_score(
+        &self,
+        cursors: &mut [Cursor<'_>],
+        k: usize,
+        avg: f32,
+        allowed: impl Fn(u32) -> bool,
+    ) -> TopK {
+        cursors.sort_by(|a, b| a.max.total_cmp(&b.max));
+        // prefix[i]: the best the i weakest terms can add together.
+        let mut prefix = vec![0.0f32; cursors.len() + 1];
+        for (i, c) in cursors.iter().enumerate() {
+            prefix[i + 1] = prefix[i] + c.max;
+        }
+        let mut top = TopK::new(k);
+        let full = |top: &TopK| top.heap.len() == top.k;
+        loop {
+            let theta = top.threshold();
+            let mut first = 0;
+            while first < cursors.len() && full(&top) && prefix[first + 1] <= theta {
+                first += 1;
+            }
+            let (lazy, essential) = cursors.split_at_mut(first);
+            let Some(doc) = essential.iter().map(Cursor::doc).min() else {
+                break;
+            };
+            if doc == u32::MAX {
+                break;
+            }
+            if full(&top) {
+                // Every document up to the nearest block end shares these
+                // block maxima: skip them all if together they fall short.
+                let bound: f32 =
+                    prefix[first] + essential.iter().map(|c| c.block_max(avg)).sum::<f32>();
+                if bound <= theta {
+                    let last = essential
+                        .iter()
+                        .map(Cursor::block_last)
+                        .min()
+                        .unwrap_or(doc);
+                    let next = last.saturating_add(1).max(doc + 1);
+                    for c in essential.iter_mut() {
+                        c.seek(next);
+                    }
+                    continue;
+                }
+            }
+            // This one document can gain only from the terms it holds.
+            let bound: f32 = prefix[first]
+                + essential
+                    .iter()
+                    .filter(|c| c.doc() == doc)
+                    .map(|c| c.block_max(avg))
+                    .sum::<f32>();
+            let hopeless = full(&top) && bound <= theta;
+            if hopeless || !allowed(doc) || !self.docs[doc as usize].live {
+                for c in essential.iter_mut().filter(|c| c.doc() == doc) {
+                    c.pos += 1;
+                }
+                continue;
+            }
+            let len = self.docs[doc as usize].len;
+            let mut score = 0.0;
+            for c in essential.iter_mut() {
+                if c.doc() == doc {
+                    score += c.idf * tf_part(c.list.tfs[c.pos], len, avg);
+                    c.pos += 1;
+                }
+            }
+            for i in (0..lazy.len()).rev() {
+                if full(&top) && score + prefix[i + 1] <= theta {
+                    break;
+                }
+                let c = &mut lazy[i];
+                c.seek(doc);
+                if c.doc() == doc {
+                    score += c.idf * tf_part(c.list.tfs[c.pos], len, avg);
+                }
+            }
+            top.offer(score, doc);
+        }
+        top
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    /// Exhaustive BM25 over live documents, the reference for the pruning.
+    fn brute(
+        index: &TextIndex,
+        words: &[String],
+        k: usize,
+        within: Option<&[i64]>,
+    ) -> Vec<(i64, f32)> {
+        let ids = index.term_ids(words);
+        let avg = index.avg_len();
+        let mut top = TopK::new(k);
+        for (slot, d) in index.docs.iter().enumerate() {
+            if !d.live || within.is_some_and(|w| !w.contains(&d.rowid)) {
+                continue;
+            }
+            let mut score = 0.0;
+            for &id in &ids {
+                let list = &index.lists[id as usize];
+                if let Ok(i) = list.docs.binary_search(&(slot as u32)) {
+                    score += index.idf(list.docs.len()) * tf_part(list.tfs[i], d.len, avg);
+                }
+            }
+            if score > 0.0 {
+                top.offer(score, slot as u32);
+            }
+        }
+        top.into_sorted()
+            .into_iter()
+            .map(|Scored(s, slot)| (index.docs[slot as usize].rowid, s))
+            .collect()
+    }
+
+    fn assert_same(got: &[(i64, f32)], want: &[(i64, f32)]) {
+        assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+        for (g, w) in got.iter().zip(want) {
+            assert!((g.1 - w.1).abs() < 1e-4, "{got:?} vs {want:?}");
+        }
+    }
+
+    fn random_index(rng: &mut StdRng, docs: i64) -> TextIndex {
+        let mut index = TextIndex::default();
+        for rowid in 0..docs {
+            let len = rng.random_range(3..20);
+            let text: Vec<String> = (0..len)
+                .map(|_| format!("w{}", (200f64.powf(rng.random::<f64>())) as usize))
+                .collect();
+            index.upsert(rowid, &text.join(" "));
+        }
+        index
+    }
+
+    #[test]
+    fn pruned_top_k_equals_exhaustive_scoring() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut index = random_index(&mut rng, 5000);
+        for round in 0..3 {
+            for q in 0..60 {
+                let words: Vec<String> = (0..rng.random_range(1..5))
+                    .map(|_| format!("w{}", (200f64.powf(rng.random::<f64>())) as usize))
+                    .collect();
+                let k = [1, 10, 50][q % 3];
+                assert_same(
+                    &index.search(&words, k, Within::All),
+                    &brute(&index, &words, k, None),
+                );
+                let rows: Vec<i64> = (0..5000).filter(|r| r % 7 == q as i64 % 7).collect();
+                let few: Vec<i64> = rows.iter().copied().take(20).collect();
+                for allowed in [&rows, &few] {
+                    assert_same(
+                        &index.search(&words, k, Within::Rows(allowed)),
+                        &brute(&index, &words, k, Some(allowed)),
+                    );
+                }
+            }
+            // Tombstones and then a compaction must not change answers.
+            for rowid in (round..5000).step_by(5) {
+                index.remove(rowid);
+            }
+        }
+    }
+
+    #[test]
+    fn replaced_and_removed_documents_are_never_returned() {
+        let mut index = TextIndex::from_texts(&[
+            (1, "apples and pears"),
+            (2, "apples only"),
+            (1, "bananas now"),
+        ]);
+        assert_eq!(index.live_docs(), 2);
+        let apples = index.search(&["apple".into()], 10, Within::All);
+        assert_eq!(apples.iter().map(|h| h.0).collect::<Vec<_>>(), vec![2]);
+        assert!(index.remove(2));
+        assert!(!index.remove(2));
+        assert!(index.search(&["apples".into()], 10, Within::All).is_empty());
+        assert_eq!(index.search(&["Bananas".into()], 10, Within::All)[0].0, 1);
+    }
+
+    #[test]
+    fn rarer_terms_and_shorter_documents_score_higher() {
+        let index = TextIndex::from_texts(&[
+            (1, "common rare"),
+            (2, "common common filler filler filler filler"),
+            (3, "common"),
+        ]);
+        let hits = index.search(&["common".into(), "rare".into()], 3, Within::All);
+        assert_eq!(hits[0].0, 1);
+        assert_eq!(hits[1].0, 3, "the shorter of the two common-only documents");
+    }
+}

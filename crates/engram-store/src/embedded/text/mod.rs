@@ -1,0 +1,101 @@
+//! Per-tenant BM25 indexes over memory content: in memory for speed, saved
+//! to `DATA_DIR/text/<tenant seq>.bm25` from time to time and brought up to
+//! date from the log after a crash (see [`super::indexes`]). One index per
+//! tenant, so term rarity and document lengths come from that tenant alone.
+
+mod analyzer;
+mod codec;
+mod index;
+
+use std::io::BufWriter;
+use std::path::Path;
+
+use engram_core::{Error, Result};
+
+pub use index::{TextIndex, Within};
+
+use super::per_tenant::PerTenant;
+
+pub struct TextIndexes {
+    tenants: PerTenant<TextIndex>,
+}
+
+fn text_err(e: impl std::fmt::Display) -> Error {
+    Error::Internal(format!("text index: {e}"))
+}
+
+impl TextIndexes {
+    pub fn new(dir: &Path) -> Result<TextIndexes> {
+        Ok(TextIndexes {
+            tenants: PerTenant::new(dir, "bm25", Box::new(|| Ok(TextIndex::default())))?,
+        })
+    }
+
+    /// Loads the tenant's saved index; false when there is none to load.
+    pub fn load(&self, seq: i64) -> Result<bool> {
+        let path = self.tenants.path(seq);
+        if !path.exists() {
+            return Ok(false);
+        }
+        let bytes =
+            std::fs::read(&path).map_err(|e| text_err(format!("{}: {e}", path.display())))?;
+        let index = codec::decode(&bytes).map_err(|e| {
+            text_err(format!(
+                "{}: {e}; delete the file and engram rebuilds it from the database",
+                path.display()
+            ))
+        })?;
+        self.tenants.insert(seq, index);
+        Ok(true)
+    }
+
+    pub fn upsert(&self, seq: i64, rows: &[(i64, &str)]) -> Result<()> {
+        let index = self.tenants.get(seq)?;
+        let mut index = index.write().unwrap_or_else(|e| e.into_inner());
+        for (rowid, text) in rows {
+            index.upsert(*rowid, text);
+        }
+        self.tenants.mark_dirty(seq);
+        Ok(())
+    }
+
+    pub fn remove(&self, seq: i64, rowid: i64) -> Result<()> {
+        let index = self.tenants.get(seq)?;
+        if index
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(rowid)
+        {
+            self.tenants.mark_dirty(seq);
+        }
+        Ok(())
+    }
+
+    /// The `limit` best `(rowid, BM25 score)` for the query words.
+    pub fn search(
+        &self,
+        seq: i64,
+        words: &[String],
+        limit: usize,
+        within: Within<'_>,
+    ) -> Result<Vec<(i64, f32)>> {
+        let index = self.tenants.get(seq)?;
+        let index = index.read().unwrap_or_else(|e| e.into_inner());
+        Ok(index.search(words, limit, within))
+    }
+
+    pub fn drop_tenant(&self, seq: i64) {
+        self.tenants.drop_tenant(seq);
+    }
+
+    pub fn save(&self) -> Result<()> {
+        self.tenants.save_dirty(|index, tmp| {
+            let file = std::fs::File::create(tmp)
+                .map_err(|e| text_err(format!("creating {}: {e}", tmp.display())))?;
+            let mut w = BufWriter::with_capacity(1 << 20, file);
+            codec::encode(index, &mut w)
+                .and_then(|()| std::io::Write::flush(&mut w))
+                .map_err(|e| text_err(format!("writing {}: {e}", tmp.display())))
+        })
+    }
+}
