@@ -158,23 +158,30 @@ impl Indexes {
         for c in changes.iter().filter(|c| c.row.is_none()) {
             self.remove(seq, c.rowid, vectors, text)?;
         }
-        if vectors {
-            let rows: Vec<(i64, &[f32])> = live.iter().map(|(r, _, v)| (*r, *v)).collect();
-            self.vectors.upsert(seq, &rows)?;
-        }
-        if text {
-            let rows: Vec<(i64, &str)> = live.iter().map(|(r, t, _)| (*r, *t)).collect();
-            self.text.upsert(seq, &rows)?;
-        }
-        Ok(())
+        self.index_rows(seq, &live, vectors, text)
     }
 
     /// Indexes rows just committed for one tenant: `(rowid, content, vector)`.
     pub fn upsert(&self, seq: i64, rows: &[(i64, &str, &[f32])]) -> Result<()> {
-        let vectors: Vec<(i64, &[f32])> = rows.iter().map(|(r, _, v)| (*r, *v)).collect();
-        let text: Vec<(i64, &str)> = rows.iter().map(|(r, t, _)| (*r, *t)).collect();
-        self.vectors.upsert(seq, &vectors)?;
-        self.text.upsert(seq, &text)
+        self.index_rows(seq, rows, true, true)
+    }
+
+    fn index_rows(
+        &self,
+        seq: i64,
+        rows: &[(i64, &str, &[f32])],
+        vectors: bool,
+        text: bool,
+    ) -> Result<()> {
+        if vectors {
+            let rows: Vec<(i64, &[f32])> = rows.iter().map(|(r, _, v)| (*r, *v)).collect();
+            self.vectors.upsert(seq, &rows)?;
+        }
+        if text {
+            let rows: Vec<(i64, &str)> = rows.iter().map(|(r, t, _)| (*r, *t)).collect();
+            self.text.upsert(seq, &rows)?;
+        }
+        Ok(())
     }
 
     /// Forgets a row just deleted.
