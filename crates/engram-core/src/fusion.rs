@@ -121,6 +121,16 @@ fn ranks(values: impl Iterator<Item = Option<f32>>) -> Vec<Option<usize>> {
     out
 }
 
+/// Scales `v` to unit length so cosine similarity becomes a dot product.
+pub fn normalize(v: &mut [f32]) {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for x in v {
+            *x /= norm;
+        }
+    }
+}
+
 /// Cosine similarity of two vectors of equal length (0 when either is zero).
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let (mut dot, mut na, mut nb) = (0.0f32, 0.0f32, 0.0f32);

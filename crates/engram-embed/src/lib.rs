@@ -12,6 +12,7 @@ mod rerank;
 mod runtime;
 mod tokens;
 
+pub use engram_core::fusion::normalize;
 pub use http::{HttpEmbedder, HttpFlavor};
 pub use onnx::{MAX_TOKENS, OnnxEmbedder, OnnxModel};
 pub use rerank::Reranker;
@@ -42,16 +43,6 @@ pub trait Embedder: Send + Sync {
     /// Embeds a search query (some models embed questions differently from
     /// passages).
     fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError>;
-}
-
-/// Scales `v` to unit length so cosine similarity becomes a dot product.
-pub fn normalize(v: &mut [f32]) {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        for x in v {
-            *x /= norm;
-        }
-    }
 }
 
 impl std::fmt::Display for EmbedError {

@@ -18,7 +18,7 @@ use engram_core::query::{
     ContextCitation, ContextRequest, ContextResponse, ScoredMemory, SearchRequest, SearchResponse,
 };
 use engram_core::{Filter, Result, SearchMode};
-use engram_store::{Hit, Record};
+use engram_store::{Record, Retrieval, Retrieved};
 
 use crate::Engine;
 
@@ -121,57 +121,38 @@ impl Engine {
         supplied: Option<Vec<f32>>,
     ) -> Result<Vec<Ranked>> {
         let n = self.config.candidates.max(limit);
-        let terms = lexical::terms(query);
-        let query_vector = async {
-            match supplied {
-                Some(mut v) => {
-                    engram_embed::normalize(&mut v);
-                    Ok(v)
-                }
-                None => self.embed_query(query).await,
+        let terms = match mode {
+            SearchMode::Vector => Vec::new(),
+            _ => lexical::terms(query),
+        };
+        let qvec = match (mode, supplied) {
+            (SearchMode::Keyword, _) => None,
+            (_, Some(mut v)) => {
+                engram_embed::normalize(&mut v);
+                Some(v)
             }
+            (_, None) => Some(self.embed_query(query).await?),
         };
-        let (qvec, lexical_hits) = match mode {
-            SearchMode::Keyword => (
-                None,
-                self.store.lexical_search(tenant, &terms, filter, n).await?,
-            ),
-            SearchMode::Vector => (Some(query_vector.await?), Vec::new()),
-            SearchMode::Hybrid => {
-                let (v, l) = tokio::join!(
-                    query_vector,
-                    self.store.lexical_search(tenant, &terms, filter, n)
-                );
-                (Some(v?), l?)
-            }
-        };
-        let dense_hits = match &qvec {
-            Some(v) => self.store.vector_search(tenant, v, filter, n).await?,
-            None => Vec::new(),
-        };
+        let Retrieved {
+            lexical: lexical_hits,
+            records,
+            ..
+        } = self
+            .store
+            .retrieve(
+                tenant,
+                &Retrieval {
+                    terms: &terms,
+                    vector: qvec.as_deref(),
+                    filter,
+                    limit: n,
+                },
+            )
+            .await?;
         let lexical_scores: HashMap<&str, f32> = lexical_hits
             .iter()
             .map(|h| (h.id.as_str(), h.score))
             .collect();
-        let mut ids: Vec<String> = Vec::new();
-        for Hit { id, .. } in dense_hits.iter().chain(&lexical_hits) {
-            if !ids.contains(id) {
-                ids.push(id.clone());
-            }
-        }
-        let mut records = self.store.get_records(tenant, &ids).await?;
-        // Keep retriever order so ties resolve the same way every time.
-        let order: HashMap<&str, usize> = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.as_str(), i))
-            .collect();
-        records.sort_by_key(|r| {
-            order
-                .get(r.memory.id.as_str())
-                .copied()
-                .unwrap_or(usize::MAX)
-        });
 
         let base: Vec<(usize, f32)> = match mode {
             SearchMode::Keyword => sort_desc(

@@ -13,6 +13,8 @@
 pub mod backup;
 pub mod embedded;
 
+use std::collections::{HashMap, HashSet};
+
 use async_trait::async_trait;
 use engram_core::query::Cursor;
 use engram_core::tenant::{ApiKey, Tenant};
@@ -57,6 +59,38 @@ pub enum InsertOutcome {
 pub struct Hit {
     pub id: String,
     pub score: f32,
+}
+
+/// One search's request to the store: both retrievers under one filter.
+pub struct Retrieval<'a> {
+    /// Lexical retrieval's words; none skips it.
+    pub terms: &'a [String],
+    /// Vector retrieval's query vector; `None` skips it.
+    pub vector: Option<&'a [f32]>,
+    pub filter: &'a Filter,
+    /// Hits wanted from each retriever.
+    pub limit: usize,
+}
+
+/// Each retriever's hits, best first, and the records they name: those of
+/// the dense hits in their order, then those only lexical retrieval found.
+#[derive(Debug, Default)]
+pub struct Retrieved {
+    pub lexical: Vec<Hit>,
+    pub dense: Vec<Hit>,
+    pub records: Vec<Record>,
+}
+
+/// The distinct ids of dense then lexical hits: the order of
+/// [`Retrieved::records`].
+fn hit_ids(dense: &[Hit], lexical: &[Hit]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    dense
+        .iter()
+        .chain(lexical)
+        .filter(|h| seen.insert(h.id.as_str()))
+        .map(|h| h.id.clone())
+        .collect()
 }
 
 /// What a shared rate limiter decided about one request.
@@ -161,10 +195,56 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Hit>>;
 
+    /// Both retrievers and the records of their hits: everything a search
+    /// reads. The default is [`retrieve_separately`]; a backend overrides it
+    /// to select the filtered rows once and read each row once.
+    async fn retrieve(&self, tenant_id: &str, q: &Retrieval<'_>) -> Result<Retrieved> {
+        retrieve_separately(self, tenant_id, q).await
+    }
+
     /// Spends one token of `bucket`'s token bucket (`burst` tokens,
     /// refilled at `per_second`) in state shared by every process serving
     /// this store, so replicas enforce one limit together.
     async fn take_token(&self, _bucket: &str, _per_second: f64, _burst: f64) -> Result<Throttle> {
         Ok(Throttle::Local)
     }
+}
+
+/// [`Store::retrieve`] from the primitives: both retrievers side by side,
+/// then the records of their hits. Also the reference a backend's own
+/// `retrieve` must agree with.
+pub async fn retrieve_separately<S: Store + ?Sized>(
+    store: &S,
+    tenant_id: &str,
+    q: &Retrieval<'_>,
+) -> Result<Retrieved> {
+    let lexical = async {
+        if q.terms.is_empty() {
+            Ok(Vec::new())
+        } else {
+            store
+                .lexical_search(tenant_id, q.terms, q.filter, q.limit)
+                .await
+        }
+    };
+    let dense = async {
+        match q.vector {
+            Some(v) => store.vector_search(tenant_id, v, q.filter, q.limit).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    let (lexical, dense) = tokio::try_join!(lexical, dense)?;
+    let ids = hit_ids(&dense, &lexical);
+    let mut records = store.get_records(tenant_id, &ids).await?;
+    let order: HashMap<&str, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i))
+        .collect();
+    records.sort_by_key(|r| order.get(r.memory.id.as_str()).copied());
+    Ok(Retrieved {
+        lexical,
+        dense,
+        records,
+    })
 }

@@ -13,7 +13,7 @@ mod schema;
 pub mod text;
 mod vectors;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -27,7 +27,9 @@ use engram_core::query::Cursor;
 use engram_core::tenant::{ApiKey, Scope, Tenant};
 use engram_core::{Error, Filter, Memory, Result};
 
-use crate::{Hit, Idempotency, IdempotentResult, InsertOutcome, Record, Store};
+use crate::{
+    Hit, Idempotency, IdempotentResult, InsertOutcome, Record, Retrieval, Retrieved, Store,
+};
 use indexes::Indexes;
 use rows::{
     COLUMNS, filter_sql, memory_from_row, memory_values, micros, record_from_row, sql_err,
@@ -764,14 +766,8 @@ impl Store for EmbeddedStore {
                 let Some(seq) = tenant_seq(c, &tenant_id)? else {
                     return Ok(Vec::new());
                 };
-                let scored = if filter.is_empty() {
-                    indexes.text.search(seq, &terms, limit, Within::All)?
-                } else {
-                    let allowed = matching_rows(c, &tenant_id, &filter)?;
-                    indexes
-                        .text
-                        .search(seq, &terms, limit, Within::Rows(&allowed))?
-                };
+                let allowed = allowed_rows(c, &tenant_id, &filter)?;
+                let scored = lexical_rows(indexes, seq, &terms, allowed.as_deref(), limit)?;
                 hits(c, &tenant_id, scored)
             })
         })
@@ -792,21 +788,124 @@ impl Store for EmbeddedStore {
                 let Some(seq) = tenant_seq(c, &tenant_id)? else {
                     return Ok(Vec::new());
                 };
-                let scored: Vec<(i64, f32)> = if filter.is_empty() {
-                    indexes.vectors.search(seq, &query, limit, None)?
-                } else {
-                    let allowed = matching_rows(c, &tenant_id, &filter)?;
-                    if allowed.len() <= EXACT_SEARCH_MAX {
-                        indexes.vectors.exact(seq, &query, &allowed, limit)?
-                    } else {
-                        let set: HashSet<u64> = allowed.iter().map(|r| *r as u64).collect();
-                        indexes.vectors.search(seq, &query, limit, Some(&set))?
-                    }
-                };
+                let allowed = allowed_rows(c, &tenant_id, &filter)?;
+                let scored = vector_rows(indexes, seq, &query, allowed.as_deref(), limit)?;
                 hits(c, &tenant_id, scored)
             })
         })
         .await
+    }
+
+    /// One pass for a whole search: the filter's rows are selected once,
+    /// the two indexes are searched on two threads, and each hit's row is
+    /// read once, by rowid.
+    async fn retrieve(&self, tenant_id: &str, q: &Retrieval<'_>) -> Result<Retrieved> {
+        let tenant_id = tenant_id.to_string();
+        let (terms, vector) = (q.terms.to_vec(), q.vector.map(<[f32]>::to_vec));
+        let (filter, limit) = (q.filter.clone(), q.limit);
+        self.run(move |db| {
+            let indexes = db.indexes()?;
+            db.read(|c| {
+                let Some(seq) = tenant_seq(c, &tenant_id)? else {
+                    return Ok(Retrieved::default());
+                };
+                let allowed = allowed_rows(c, &tenant_id, &filter)?;
+                let allowed = allowed.as_deref();
+                let (lexical, dense) = std::thread::scope(|s| {
+                    let dense = vector
+                        .as_deref()
+                        .map(|v| s.spawn(move || vector_rows(indexes, seq, v, allowed, limit)));
+                    let lexical = if terms.is_empty() {
+                        Ok(Vec::new())
+                    } else {
+                        lexical_rows(indexes, seq, &terms, allowed, limit)
+                    };
+                    let dense = match dense {
+                        Some(worker) => worker
+                            .join()
+                            .unwrap_or_else(|_| Err(Error::Internal("vector search panicked".into()))),
+                        None => Ok(Vec::new()),
+                    };
+                    (lexical, dense)
+                });
+                let (lexical, dense) = (lexical?, dense?);
+                let mut stmt = c
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS}, m.embedding FROM memories m WHERE m.rowid = ? AND m.tenant_id = ?"
+                    ))
+                    .map_err(sql_err)?;
+                let mut found: HashMap<i64, Option<String>> = HashMap::new();
+                let mut records = Vec::new();
+                for &(rowid, _) in dense.iter().chain(&lexical) {
+                    if found.contains_key(&rowid) {
+                        continue;
+                    }
+                    // The tenant check is the last wall: an index entry
+                    // naming another tenant's row is never returned.
+                    let record = stmt
+                        .query_row(params![rowid, tenant_id], record_from_row)
+                        .optional()
+                        .map_err(sql_err)?;
+                    found.insert(rowid, record.as_ref().map(|r| r.memory.id.clone()));
+                    records.extend(record);
+                }
+                let named = |scored: Vec<(i64, f32)>| -> Vec<Hit> {
+                    scored
+                        .into_iter()
+                        .filter_map(|(rowid, score)| {
+                            let id = found.get(&rowid)?.clone()?;
+                            Some(Hit { id, score })
+                        })
+                        .collect()
+                };
+                Ok(Retrieved {
+                    lexical: named(lexical),
+                    dense: named(dense),
+                    records,
+                })
+            })
+        })
+        .await
+    }
+}
+
+/// The tenant's rows that pass `filter`, or `None` when it passes all.
+fn allowed_rows(c: &Connection, tenant_id: &str, filter: &Filter) -> Result<Option<Vec<i64>>> {
+    if filter.is_empty() {
+        return Ok(None);
+    }
+    matching_rows(c, tenant_id, filter).map(Some)
+}
+
+/// BM25's best rows for `terms` among `allowed` (all when `None`).
+fn lexical_rows(
+    indexes: &Indexes,
+    seq: i64,
+    terms: &[String],
+    allowed: Option<&[i64]>,
+    limit: usize,
+) -> Result<Vec<(i64, f32)>> {
+    let within = allowed.map_or(Within::All, Within::Rows);
+    indexes.text.search(seq, terms, limit, within)
+}
+
+/// The nearest rows to `query` among `allowed` (all when `None`).
+fn vector_rows(
+    indexes: &Indexes,
+    seq: i64,
+    query: &[f32],
+    allowed: Option<&[i64]>,
+    limit: usize,
+) -> Result<Vec<(i64, f32)>> {
+    match allowed {
+        None => indexes.vectors.search(seq, query, limit, None),
+        Some(rows) if rows.len() <= EXACT_SEARCH_MAX => {
+            indexes.vectors.exact(seq, query, rows, limit)
+        }
+        Some(rows) => {
+            let set: HashSet<u64> = rows.iter().map(|r| *r as u64).collect();
+            indexes.vectors.search(seq, query, limit, Some(&set))
+        }
     }
 }
 

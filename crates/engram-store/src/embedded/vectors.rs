@@ -9,7 +9,7 @@ use std::path::Path;
 
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
-use engram_core::fusion::cosine;
+use engram_core::fusion::{cosine, normalize};
 use engram_core::{Error, Result};
 
 use super::per_tenant::PerTenant;
@@ -35,7 +35,10 @@ fn new_index(dimension: usize) -> Result<Index> {
         dimensions: dimension,
         // Half precision halves memory with no measurable recall loss on
         // unit-length sentence embeddings; exact scores come from SQLite.
-        metric: MetricKind::Cos,
+        // Vectors go in at unit length (see `unit`), where the inner product
+        // is the cosine at a third of the arithmetic: graph insertion is
+        // mostly distance computations (docs/BENCHMARKS.md).
+        metric: MetricKind::IP,
         quantization: ScalarKind::F16,
         connectivity: CONNECTIVITY,
         expansion_add: EXPANSION_ADD,
@@ -43,6 +46,14 @@ fn new_index(dimension: usize) -> Result<Index> {
         multi: false,
     };
     Index::new(&options).map_err(index_err)
+}
+
+/// `v` scaled to unit length, as the inner-product graph needs; callers
+/// normally pass unit vectors already, so this is a guard, not a transform.
+fn unit(v: &[f32]) -> Vec<f32> {
+    let mut v = v.to_vec();
+    normalize(&mut v);
+    v
 }
 
 /// Threads that insert one batch into a graph together.
@@ -106,7 +117,7 @@ impl VectorIndexes {
                 .map(|part| {
                     s.spawn(move || -> Result<()> {
                         for (rowid, v) in part {
-                            index.add(*rowid as u64, v).map_err(index_err)?;
+                            index.add(*rowid as u64, &unit(v)).map_err(index_err)?;
                         }
                         Ok(())
                     })
@@ -149,11 +160,12 @@ impl VectorIndexes {
         if index.size() == 0 {
             return Ok(Vec::new());
         }
+        let query = unit(query);
         let matches = match allowed {
             Some(set) => index
-                .filtered_search(query, limit, |k| set.contains(&k))
+                .filtered_search(&query, limit, |k| set.contains(&k))
                 .map_err(index_err)?,
-            None => index.search(query, limit).map_err(index_err)?,
+            None => index.search(&query, limit).map_err(index_err)?,
         };
         Ok(matches
             .keys

@@ -33,10 +33,59 @@ pub(super) struct Doc {
     pub live: bool,
 }
 
-#[derive(Clone, Copy)]
+/// Pareto-best (term frequency, length) pairs kept per block.
+const FRONTIER: usize = 4;
+
+/// What bounds a block's best BM25 part: its (term frequency, document
+/// length) pairs that no other pair beats on both counts, by ascending
+/// frequency. The best score of the block is among them whatever the
+/// average length, whereas the block's highest frequency paired with its
+/// shortest length (two different documents, usually) overstates it
+/// enough that common words' blocks could rarely be skipped.
+#[derive(Clone, Copy, Default)]
 struct BlockMax {
-    tf: u16,
-    len: u32,
+    pairs: [(u16, u32); FRONTIER],
+    n: u8,
+}
+
+impl BlockMax {
+    fn add(&mut self, tf: u16, len: u32) {
+        let n = self.n as usize;
+        if self.pairs[..n].iter().any(|&(t, l)| t >= tf && l <= len) {
+            return;
+        }
+        let mut kept = [(0u16, 0u32); FRONTIER + 1];
+        let mut k = 0;
+        for &(t, l) in &self.pairs[..n] {
+            if !(tf >= t && len <= l) {
+                kept[k] = (t, l);
+                k += 1;
+            }
+        }
+        kept[k] = (tf, len);
+        k += 1;
+        kept[..k].sort_unstable();
+        if k > FRONTIER {
+            // Merge the two lowest frequencies into one pair at least as
+            // good as either: still a bound, slightly looser.
+            kept[1] = (kept[1].0, kept[0].1.min(kept[1].1));
+            kept.copy_within(1..k, 0);
+            k -= 1;
+        }
+        self.pairs[..k].copy_from_slice(&kept[..k]);
+        self.n = k as u8;
+    }
+
+    fn pairs(&self) -> &[(u16, u32)] {
+        &self.pairs[..self.n as usize]
+    }
+
+    fn tf_part(&self, avg_len: f32) -> f32 {
+        self.pairs()
+            .iter()
+            .map(|&(tf, len)| tf_part(tf, len, avg_len))
+            .fold(0.0, f32::max)
+    }
 }
 
 #[derive(Default)]
@@ -49,10 +98,10 @@ pub(super) struct Postings {
 impl Postings {
     pub fn push(&mut self, slot: u32, tf: u16, len: u32) {
         if self.docs.len().is_multiple_of(BLOCK) {
-            self.blocks.push(BlockMax { tf, len });
-        } else if let Some(b) = self.blocks.last_mut() {
-            b.tf = b.tf.max(tf);
-            b.len = b.len.min(len);
+            self.blocks.push(BlockMax::default());
+        }
+        if let Some(b) = self.blocks.last_mut() {
+            b.add(tf, len);
         }
         self.docs.push(slot);
         self.tfs.push(tf);
@@ -157,7 +206,7 @@ impl Cursor<'_> {
         self.list
             .blocks
             .get(self.pos / BLOCK)
-            .map_or(0.0, |b| self.idf * tf_part(b.tf, b.len, avg_len))
+            .map_or(0.0, |b| self.idf * b.tf_part(avg_len))
     }
 
     /// The last document of the current block.
@@ -329,7 +378,7 @@ impl TextIndex {
                 let max = list
                     .blocks
                     .iter()
-                    .map(|b| idf * tf_part(b.tf, b.len, avg))
+                    .map(|b| idf * b.tf_part(avg))
                     .fold(0.0, f32::max);
                 Cursor {
                     list,
@@ -399,6 +448,9 @@ impl TextIndex {
         for (i, c) in cursors.iter().enumerate() {
             prefix[i + 1] = prefix[i] + c.max;
         }
+        let mut local = vec![0.0f32; cursors.len() + 1];
+        // Up to which document `local` holds, and for how many lazy terms.
+        let mut bounds_hold: Option<(u32, usize)> = None;
         let mut top = TopK::new(k);
         let full = |top: &TopK| top.heap.len() == top.k;
         loop {
@@ -414,33 +466,45 @@ impl TextIndex {
             if doc == u32::MAX {
                 break;
             }
+            // near[i]: the best the i weakest terms can add near `doc`: the
+            // global maxima, or their block maxima there when known, which
+            // are checked once per block, not once per document.
+            let mut near = &prefix;
             if full(&top) {
-                // Every document up to the nearest block end shares these
-                // block maxima: skip them all if together they fall short.
-                let bound: f32 =
-                    prefix[first] + essential.iter().map(|c| c.block_max(avg)).sum::<f32>();
-                if bound <= theta {
+                let fresh =
+                    bounds_hold.is_some_and(|(last, lazies)| doc <= last && lazies == first);
+                if !fresh {
+                    let essential_bound: f32 = essential.iter().map(|c| c.block_max(avg)).sum();
+                    let mut bound = essential_bound + prefix[first];
+                    if bound > theta {
+                        for (i, c) in lazy.iter_mut().enumerate() {
+                            c.seek(doc);
+                            local[i + 1] = local[i] + c.block_max(avg);
+                        }
+                        bound = essential_bound + local[first];
+                    }
                     let last = essential
                         .iter()
+                        .chain(lazy.iter())
                         .map(Cursor::block_last)
                         .min()
                         .unwrap_or(doc);
-                    let next = last.saturating_add(1).max(doc + 1);
-                    for c in essential.iter_mut() {
-                        c.seek(next);
+                    // Every document up to the nearest block end shares
+                    // these maxima: skip them all if together they fall
+                    // short.
+                    if bound <= theta {
+                        let next = last.saturating_add(1).max(doc + 1);
+                        for c in essential.iter_mut() {
+                            c.seek(next);
+                        }
+                        bounds_hold = None;
+                        continue;
                     }
-                    continue;
+                    bounds_hold = Some((last, first));
                 }
+                near = &local;
             }
-            // This one document can gain only from the terms it holds.
-            let bound: f32 = prefix[first]
-                + essential
-                    .iter()
-                    .filter(|c| c.doc() == doc)
-                    .map(|c| c.block_max(avg))
-                    .sum::<f32>();
-            let hopeless = full(&top) && bound <= theta;
-            if hopeless || !allowed(doc) || !self.docs[doc as usize].live {
+            if !allowed(doc) || !self.docs[doc as usize].live {
                 for c in essential.iter_mut().filter(|c| c.doc() == doc) {
                     c.pos += 1;
                 }
@@ -455,7 +519,7 @@ impl TextIndex {
                 }
             }
             for i in (0..lazy.len()).rev() {
-                if full(&top) && score + prefix[i + 1] <= theta {
+                if full(&top) && score + near[i + 1] <= theta {
                     break;
                 }
                 let c = &mut lazy[i];
@@ -524,6 +588,32 @@ mod tests {
             index.upsert(rowid, &text.join(" "));
         }
         index
+    }
+
+    #[test]
+    fn block_bound_covers_every_document_and_is_exact_when_small() {
+        let mut rng = StdRng::seed_from_u64(3);
+        for round in 0..200 {
+            let mut block = BlockMax::default();
+            let pairs: Vec<(u16, u32)> = (0..rng.random_range(1..BLOCK))
+                .map(|_| (rng.random_range(1..8), rng.random_range(1..60)))
+                .collect();
+            for &(tf, len) in &pairs {
+                block.add(tf, len);
+            }
+            for avg in [3.0f32, 12.0, 40.0] {
+                let best = pairs
+                    .iter()
+                    .map(|&(tf, len)| tf_part(tf, len, avg))
+                    .fold(0.0, f32::max);
+                let bound = block.tf_part(avg);
+                assert!(bound >= best, "round {round}: {bound} < {best}");
+                // Without merging, the bound is a real document's score.
+                if pairs.len() <= FRONTIER {
+                    assert_eq!(bound, best, "round {round}");
+                }
+            }
+        }
     }
 
     #[test]
