@@ -241,7 +241,12 @@ pub async fn retrieve_separately<S: Store + ?Sized>(
         .enumerate()
         .map(|(i, id)| (id.as_str(), i))
         .collect();
-    records.sort_by_key(|r| order.get(r.memory.id.as_str()).copied());
+    records.sort_by_key(|r| {
+        order
+            .get(r.memory.id.as_str())
+            .copied()
+            .unwrap_or(usize::MAX)
+    });
     Ok(Retrieved {
         lexical,
         dense,

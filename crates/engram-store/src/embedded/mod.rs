@@ -803,6 +803,9 @@ impl Store for EmbeddedStore {
         let tenant_id = tenant_id.to_string();
         let (terms, vector) = (q.terms.to_vec(), q.vector.map(<[f32]>::to_vec));
         let (filter, limit) = (q.filter.clone(), q.limit);
+        if terms.is_empty() && vector.is_none() {
+            return Ok(Retrieved::default());
+        }
         self.run(move |db| {
             let indexes = db.indexes()?;
             db.read(|c| {
@@ -811,23 +814,29 @@ impl Store for EmbeddedStore {
                 };
                 let allowed = allowed_rows(c, &tenant_id, &filter)?;
                 let allowed = allowed.as_deref();
-                let (lexical, dense) = std::thread::scope(|s| {
-                    let dense = vector
-                        .as_deref()
-                        .map(|v| s.spawn(move || vector_rows(indexes, seq, v, allowed, limit)));
-                    let lexical = if terms.is_empty() {
+                let lexical = || {
+                    if terms.is_empty() {
                         Ok(Vec::new())
                     } else {
                         lexical_rows(indexes, seq, &terms, allowed, limit)
-                    };
-                    let dense = match dense {
-                        Some(worker) => worker
-                            .join()
-                            .unwrap_or_else(|_| Err(Error::Internal("vector search panicked".into()))),
-                        None => Ok(Vec::new()),
-                    };
-                    (lexical, dense)
-                });
+                    }
+                };
+                let dense = || match vector.as_deref() {
+                    Some(v) => vector_rows(indexes, seq, v, allowed, limit),
+                    None => Ok(Vec::new()),
+                };
+                let (lexical, dense) = if terms.is_empty() || vector.is_none() {
+                    (lexical(), dense())
+                } else {
+                    std::thread::scope(|s| {
+                        let worker = s.spawn(dense);
+                        let lexical = lexical();
+                        let dense = worker.join().unwrap_or_else(|_| {
+                            Err(Error::Internal("vector search panicked".into()))
+                        });
+                        (lexical, dense)
+                    })
+                };
                 let (lexical, dense) = (lexical?, dense?);
                 let mut stmt = c
                     .prepare_cached(&format!(

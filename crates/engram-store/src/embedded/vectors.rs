@@ -79,6 +79,14 @@ impl VectorIndexes {
         index
             .load(&path.to_string_lossy())
             .map_err(|e| index_err(format!("{}: {e}", path.display())))?;
+        // Files saved before the graph moved to inner product hold the
+        // cosine metric; on the unit vectors stored, both give the same
+        // order and the same scores, so switch them to the cheaper one.
+        if index.metric_kind() != MetricKind::IP {
+            index
+                .change_metric_kind(MetricKind::IP)
+                .map_err(index_err)?;
+        }
         if index.dimensions() != self.dimension {
             return Err(index_err(format!(
                 "{} holds {}-dimensional vectors, the store {}",
