@@ -19,7 +19,7 @@ use super::per_tenant::PerTenant;
 /// vectors needs (docs/BENCHMARKS.md, *Speed at scale*).
 const CONNECTIVITY: usize = 16;
 const EXPANSION_ADD: usize = 128;
-const EXPANSION_SEARCH: usize = 256;
+const EXPANSION_SEARCH: usize = 384;
 
 pub struct VectorIndexes {
     dimension: usize,
