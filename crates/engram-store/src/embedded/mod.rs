@@ -139,6 +139,24 @@ impl Inner {
             Error::Internal("the embedding space is not bound yet (bind_embedding_space)".into())
         })
     }
+
+    /// Runs `search` on a reader with the tenant's indexes and the rows its
+    /// filter allows (`None`: all of them); `None` for an unknown tenant.
+    fn search_tenant<T>(
+        &self,
+        tenant_id: &str,
+        filter: &Filter,
+        search: impl FnOnce(&Connection, &Indexes, i64, Option<&[i64]>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let indexes = self.indexes()?;
+        self.read(|c| {
+            let Some(seq) = tenant_seq(c, tenant_id)? else {
+                return Ok(None);
+            };
+            let allowed = allowed_rows(c, tenant_id, filter)?;
+            search(c, indexes, seq, allowed.as_deref()).map(Some)
+        })
+    }
 }
 
 fn tenant_seq(conn: &Connection, tenant_id: &str) -> Result<Option<i64>> {
@@ -761,15 +779,11 @@ impl Store for EmbeddedStore {
         }
         let (tenant_id, filter, terms) = (tenant_id.to_string(), filter.clone(), terms.to_vec());
         self.run(move |db| {
-            let indexes = db.indexes()?;
-            db.read(|c| {
-                let Some(seq) = tenant_seq(c, &tenant_id)? else {
-                    return Ok(Vec::new());
-                };
-                let allowed = allowed_rows(c, &tenant_id, &filter)?;
-                let scored = lexical_rows(indexes, seq, &terms, allowed.as_deref(), limit)?;
+            let found = db.search_tenant(&tenant_id, &filter, |c, indexes, seq, allowed| {
+                let scored = lexical_rows(indexes, seq, &terms, allowed, limit)?;
                 hits(c, &tenant_id, scored)
-            })
+            })?;
+            Ok(found.unwrap_or_default())
         })
         .await
     }
@@ -783,15 +797,11 @@ impl Store for EmbeddedStore {
     ) -> Result<Vec<Hit>> {
         let (tenant_id, filter, query) = (tenant_id.to_string(), filter.clone(), query.to_vec());
         self.run(move |db| {
-            let indexes = db.indexes()?;
-            db.read(|c| {
-                let Some(seq) = tenant_seq(c, &tenant_id)? else {
-                    return Ok(Vec::new());
-                };
-                let allowed = allowed_rows(c, &tenant_id, &filter)?;
-                let scored = vector_rows(indexes, seq, &query, allowed.as_deref(), limit)?;
+            let found = db.search_tenant(&tenant_id, &filter, |c, indexes, seq, allowed| {
+                let scored = vector_rows(indexes, seq, &query, allowed, limit)?;
                 hits(c, &tenant_id, scored)
-            })
+            })?;
+            Ok(found.unwrap_or_default())
         })
         .await
     }
@@ -807,13 +817,7 @@ impl Store for EmbeddedStore {
             return Ok(Retrieved::default());
         }
         self.run(move |db| {
-            let indexes = db.indexes()?;
-            db.read(|c| {
-                let Some(seq) = tenant_seq(c, &tenant_id)? else {
-                    return Ok(Retrieved::default());
-                };
-                let allowed = allowed_rows(c, &tenant_id, &filter)?;
-                let allowed = allowed.as_deref();
+            let found = db.search_tenant(&tenant_id, &filter, |c, indexes, seq, allowed| {
                 let lexical = || {
                     if terms.is_empty() {
                         Ok(Vec::new())
@@ -837,45 +841,56 @@ impl Store for EmbeddedStore {
                         (lexical, dense)
                     })
                 };
-                let (lexical, dense) = (lexical?, dense?);
-                let mut stmt = c
-                    .prepare_cached(&format!(
-                        "SELECT {COLUMNS}, m.embedding FROM memories m WHERE m.rowid = ? AND m.tenant_id = ?"
-                    ))
-                    .map_err(sql_err)?;
-                let mut found: HashMap<i64, Option<String>> = HashMap::new();
-                let mut records = Vec::new();
-                for &(rowid, _) in dense.iter().chain(&lexical) {
-                    if found.contains_key(&rowid) {
-                        continue;
-                    }
-                    // The tenant check is the last wall: an index entry
-                    // naming another tenant's row is never returned.
-                    let record = stmt
-                        .query_row(params![rowid, tenant_id], record_from_row)
-                        .optional()
-                        .map_err(sql_err)?;
-                    found.insert(rowid, record.as_ref().map(|r| r.memory.id.clone()));
-                    records.extend(record);
-                }
-                let named = |scored: Vec<(i64, f32)>| -> Vec<Hit> {
-                    scored
-                        .into_iter()
-                        .filter_map(|(rowid, score)| {
-                            let id = found.get(&rowid)?.clone()?;
-                            Some(Hit { id, score })
-                        })
-                        .collect()
-                };
-                Ok(Retrieved {
-                    lexical: named(lexical),
-                    dense: named(dense),
-                    records,
-                })
-            })
+                read_hits(c, &tenant_id, lexical?, dense?)
+            })?;
+            Ok(found.unwrap_or_default())
         })
         .await
     }
+}
+
+/// The records of both retrievers' hits, each row read once by rowid, and
+/// the hits named by id.
+fn read_hits(
+    c: &Connection,
+    tenant_id: &str,
+    lexical: Vec<(i64, f32)>,
+    dense: Vec<(i64, f32)>,
+) -> Result<Retrieved> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS}, m.embedding FROM memories m WHERE m.rowid = ? AND m.tenant_id = ?"
+        ))
+        .map_err(sql_err)?;
+    let mut found: HashMap<i64, Option<String>> = HashMap::new();
+    let mut records = Vec::new();
+    for &(rowid, _) in dense.iter().chain(&lexical) {
+        if found.contains_key(&rowid) {
+            continue;
+        }
+        // The tenant check is the last wall: an index entry naming another
+        // tenant's row is never returned.
+        let record = stmt
+            .query_row(params![rowid, tenant_id], record_from_row)
+            .optional()
+            .map_err(sql_err)?;
+        found.insert(rowid, record.as_ref().map(|r| r.memory.id.clone()));
+        records.extend(record);
+    }
+    let named = |scored: Vec<(i64, f32)>| -> Vec<Hit> {
+        scored
+            .into_iter()
+            .filter_map(|(rowid, score)| {
+                let id = found.get(&rowid)?.clone()?;
+                Some(Hit { id, score })
+            })
+            .collect()
+    };
+    Ok(Retrieved {
+        lexical: named(lexical),
+        dense: named(dense),
+        records,
+    })
 }
 
 /// The tenant's rows that pass `filter`, or `None` when it passes all.

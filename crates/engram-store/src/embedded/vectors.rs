@@ -4,6 +4,7 @@
 //! `DATA_DIR/vectors/<tenant seq>.usearch` from time to time and brought up
 //! to date from the log after a crash (see [`super::indexes`]).
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -48,12 +49,17 @@ fn new_index(dimension: usize) -> Result<Index> {
     Index::new(&options).map_err(index_err)
 }
 
-/// `v` scaled to unit length, as the inner-product graph needs; callers
-/// normally pass unit vectors already, so this is a guard, not a transform.
-fn unit(v: &[f32]) -> Vec<f32> {
+/// `v` at unit length, as the inner-product graph needs. The engine
+/// normalises every vector it stores or searches with, so this only checks
+/// and copies nothing for those; it guards other callers of the store.
+fn unit(v: &[f32]) -> Cow<'_, [f32]> {
+    let norm2: f32 = v.iter().map(|x| x * x).sum();
+    if (norm2 - 1.0).abs() <= 1e-4 {
+        return Cow::Borrowed(v);
+    }
     let mut v = v.to_vec();
     normalize(&mut v);
-    v
+    Cow::Owned(v)
 }
 
 /// Threads that insert one batch into a graph together.
