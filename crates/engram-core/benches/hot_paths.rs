@@ -1,13 +1,17 @@
 //! Micro-benchmarks of the per-search CPU work that does not touch a store:
-//! fusing two candidate lists, turning a query into lexical terms, and the
-//! cosine distance used for near-duplicate removal and exact search.
+//! ranking the union of two candidate lists (fusion, boosts, sort), turning
+//! a query into lexical terms, and the cosine distance used for scoring,
+//! near-duplicate removal and exact search.
 //! Run with `cargo bench -p engram-core`; figures in docs/BENCHMARKS.md.
 
 use std::hint::black_box;
 
+use chrono::{Duration, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use engram_core::fusion::{Candidate, Fusion, cosine, fuse};
+use engram_core::SearchMode;
+use engram_core::fusion::{Fusion, cosine};
 use engram_core::lexical::terms;
+use engram_core::ranking::{Features, Ranking};
 
 /// A deterministic pseudo-random stream, so every run measures the same input.
 fn lcg(seed: &mut u64) -> f32 {
@@ -19,24 +23,39 @@ fn lcg(seed: &mut u64) -> f32 {
 
 /// 100 candidates, the union of two top-50 lists with partial overlap, as
 /// a default hybrid search produces them.
-fn candidates() -> Vec<Candidate> {
+fn candidates() -> Vec<Features> {
     let mut seed = 7;
+    let now = Utc::now();
     (0..100)
-        .map(|i| Candidate {
-            id: format!("m{i}"),
-            dense: (i % 4 != 3).then(|| 0.3 + 0.5 * lcg(&mut seed)),
+        .map(|i| Features {
+            dense: Some(0.3 + 0.5 * lcg(&mut seed)),
             lexical: (i % 3 != 0).then(|| 12.0 * lcg(&mut seed)),
+            importance: lcg(&mut seed),
+            occurred_at: now - Duration::hours((1000.0 * lcg(&mut seed)) as i64),
         })
         .collect()
 }
 
+fn ranking(fusion: Fusion) -> Ranking {
+    Ranking {
+        mode: SearchMode::Hybrid,
+        fusion,
+        importance_weight: 0.2,
+        recency_weight: 0.1,
+        recency_half_life_days: 30.0,
+        now: Utc::now(),
+    }
+}
+
 fn fusion(c: &mut Criterion) {
     let cands = candidates();
-    c.bench_function("fuse z-score, 100 candidates", |b| {
-        b.iter(|| fuse(black_box(&cands), Fusion::default()))
+    let zscore = ranking(Fusion::default());
+    c.bench_function("rank z-score, 100 candidates", |b| {
+        b.iter(|| zscore.rank(black_box(&cands)))
     });
-    c.bench_function("fuse rrf, 100 candidates", |b| {
-        b.iter(|| fuse(black_box(&cands), Fusion::Rrf { k: 60.0 }))
+    let rrf = ranking(Fusion::Rrf { k: 60.0 });
+    c.bench_function("rank rrf, 100 candidates", |b| {
+        b.iter(|| rrf.rank(black_box(&cands)))
     });
 }
 

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 /// A memory found by at least one retriever, with the score each gave it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
-    pub id: String,
     /// Cosine similarity to the query embedding.
     pub dense: Option<f32>,
     /// BM25-like relevance; `None` when no query term matched.
@@ -40,10 +39,9 @@ impl Default for Fusion {
     }
 }
 
-/// Scores every candidate; returns `(index into cands, score)` best first,
-/// ties broken by input order so results are deterministic.
-pub fn fuse(cands: &[Candidate], fusion: Fusion) -> Vec<(usize, f32)> {
-    let scores: Vec<f32> = match fusion {
+/// Each candidate's fused score, in input order.
+pub fn fused(cands: &[Candidate], fusion: Fusion) -> Vec<f32> {
+    match fusion {
         Fusion::ZScore {
             dense_weight,
             lexical_weight,
@@ -69,8 +67,7 @@ pub fn fuse(cands: &[Candidate], fusion: Fusion) -> Vec<(usize, f32)> {
                 })
                 .collect()
         }
-    };
-    sort_desc(scores)
+    }
 }
 
 /// Sorts scores best first, keeping input order among equals.
@@ -150,41 +147,41 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 mod tests {
     use super::*;
 
-    fn c(id: &str, dense: Option<f32>, lexical: Option<f32>) -> Candidate {
-        Candidate {
-            id: id.into(),
-            dense,
-            lexical,
-        }
+    fn fuse(cands: &[Candidate], fusion: Fusion) -> Vec<(usize, f32)> {
+        sort_desc(fused(cands, fusion))
+    }
+
+    fn c(dense: Option<f32>, lexical: Option<f32>) -> Candidate {
+        Candidate { dense, lexical }
     }
 
     #[test]
     fn zscore_rewards_agreement_of_both_retrievers() {
         let cands = vec![
-            c("dense-only", Some(0.80), None),
-            c("both", Some(0.78), Some(9.0)),
-            c("lexical-only", Some(0.40), Some(10.0)),
+            c(Some(0.80), None),
+            c(Some(0.78), Some(9.0)),
+            c(Some(0.40), Some(10.0)),
         ];
         let ranked = fuse(&cands, Fusion::default());
-        assert_eq!(cands[ranked[0].0].id, "both");
+        assert_eq!(ranked[0].0, 1, "the candidate both retrievers found");
     }
 
     #[test]
     fn rrf_uses_ranks_not_scores() {
         let cands = vec![
-            c("a", Some(0.9), Some(1.0)),
-            c("b", Some(0.1), Some(1000.0)),
-            c("c", Some(0.5), None),
+            c(Some(0.9), Some(1.0)),
+            c(Some(0.1), Some(1000.0)),
+            c(Some(0.5), None),
         ];
         let ranked = fuse(&cands, Fusion::Rrf { k: 60.0 });
-        let order: Vec<&str> = ranked.iter().map(|(i, _)| cands[*i].id.as_str()).collect();
-        // a: 1/61 + 1/62, b: 1/63 + 1/61, c: 1/62
-        assert_eq!(order, vec!["a", "b", "c"]);
+        let order: Vec<usize> = ranked.iter().map(|(i, _)| *i).collect();
+        // 0: 1/61 + 1/62, 1: 1/63 + 1/61, 2: 1/62
+        assert_eq!(order, vec![0, 1, 2]);
     }
 
     #[test]
     fn constant_scores_do_not_divide_by_zero() {
-        let cands = vec![c("a", Some(0.5), None), c("b", Some(0.5), None)];
+        let cands = vec![c(Some(0.5), None), c(Some(0.5), None)];
         let ranked = fuse(&cands, Fusion::default());
         assert!(ranked.iter().all(|(_, s)| s.is_finite()));
         assert_eq!(ranked[0].0, 0, "ties keep input order");

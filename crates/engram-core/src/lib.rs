@@ -10,6 +10,7 @@ pub mod fusion;
 pub mod lexical;
 pub mod memory;
 pub mod query;
+pub mod ranking;
 pub mod tenant;
 
 pub use error::{Error, Result};

@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use engram_core::{Error, Result};
-use engram_store::Record;
+use engram_store::Ranked;
 
 use crate::Engine;
 
@@ -41,11 +41,11 @@ pub(crate) fn mix(first: &[f32], cross: &[f32], weight: f32) -> Vec<f32> {
 
 impl Engine {
     /// Re-scores the best candidates of `scored` (sorted, best first;
-    /// indexes into `records`) and sorts it again.
+    /// indexes into `ranked`) and sorts it again.
     pub(crate) async fn rerank(
         &self,
         query: &str,
-        records: &[Record],
+        ranked: &[Ranked],
         scored: &mut [(usize, f32)],
     ) -> Result<()> {
         let Some(reranker) = self.reranker.clone() else {
@@ -58,7 +58,7 @@ impl Engine {
         let query = query.to_string();
         let passages: Vec<String> = scored[..head]
             .iter()
-            .map(|(i, _)| records[*i].memory.content.clone())
+            .map(|(i, _)| ranked[*i].record.memory.content.clone())
             .collect();
         let start = Instant::now();
         let cross = tokio::task::spawn_blocking(move || {

@@ -1,33 +1,35 @@
 //! Hybrid retrieval and context assembly.
 //!
-//! A search asks both retrievers of the store for candidates, re-scores the
-//! union with exact cosine similarity (from the stored vectors), fuses the
-//! two signals, adds importance and recency, drops near-duplicates, and
+//! A search asks the store for both retrievers' candidates ranked by this
+//! engine's [`Ranking`] (cosine similarity and BM25 fused, plus importance
+//! and recency) and for the records of the best few; it re-scores the head
+//! with the cross-encoder when there is one, drops near-duplicates, and
 //! returns the best. Context assembly is a search whose results are packed
 //! under a token budget.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use engram_core::context::{ContextItem, pack};
-use engram_core::fusion::{Candidate, cosine, fuse, sort_desc};
+use engram_core::fusion::cosine;
 use engram_core::lexical;
 use engram_core::query::{
     ContextCitation, ContextRequest, ContextResponse, ScoredMemory, SearchRequest, SearchResponse,
 };
+use engram_core::ranking::Ranking;
 use engram_core::{Filter, Result, SearchMode};
-use engram_store::{Record, Retrieval, Retrieved};
+use engram_store::{Ranked, Record, Retrieval, Retrieved};
 
 use crate::Engine;
 
 /// Candidates considered when assembling a context block.
 const CONTEXT_CANDIDATES: usize = 50;
 
-struct Ranked {
-    record: Record,
-    score: f32,
+/// Records read beyond the requested limit, as spares for results dropped
+/// as near-duplicates: a quarter more, and at least two.
+fn spares(limit: usize) -> usize {
+    (limit / 4).max(2)
 }
 
 impl Engine {
@@ -133,67 +135,56 @@ impl Engine {
             }
             (_, None) => Some(self.embed_query(query).await?),
         };
-        let Retrieved {
-            lexical: lexical_hits,
-            records,
-            ..
-        } = self
-            .store
-            .retrieve(
-                tenant,
-                &Retrieval {
-                    terms: &terms,
-                    vector: qvec.as_deref(),
-                    filter,
-                    limit: n,
-                },
-            )
-            .await?;
-        let lexical_scores: HashMap<&str, f32> = lexical_hits
-            .iter()
-            .map(|h| (h.id.as_str(), h.score))
-            .collect();
-
-        let base: Vec<(usize, f32)> = match mode {
-            SearchMode::Keyword => sort_desc(
-                records
-                    .iter()
-                    .map(|r| {
-                        lexical_scores
-                            .get(r.memory.id.as_str())
-                            .copied()
-                            .unwrap_or(0.0)
-                    })
-                    .collect(),
-            ),
-            SearchMode::Vector => {
-                let q = qvec.as_deref().unwrap_or_default();
-                sort_desc(records.iter().map(|r| cosine(q, &r.embedding)).collect())
-            }
-            SearchMode::Hybrid => {
-                let q = qvec.as_deref().unwrap_or_default();
-                let cands: Vec<Candidate> = records
-                    .iter()
-                    .map(|r| Candidate {
-                        id: r.memory.id.clone(),
-                        dense: Some(cosine(q, &r.embedding)),
-                        lexical: lexical_scores.get(r.memory.id.as_str()).copied(),
-                    })
-                    .collect();
-                fuse(&cands, self.config.fusion)
-            }
+        let ranking = Ranking {
+            mode,
+            fusion: self.config.fusion,
+            importance_weight: self.config.importance_weight,
+            recency_weight: self.config.recency_weight,
+            recency_half_life_days: self.config.recency_half_life_days,
+            now: Utc::now(),
         };
-        let now = Utc::now();
-        let mut scored: Vec<(usize, f32)> = base
-            .into_iter()
-            .map(|(i, s)| (i, s + self.boost(&records[i].memory, now)))
-            .collect();
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        if mode == SearchMode::Hybrid {
-            self.rerank(query, &records, &mut scored).await?;
+        // The cross-encoder may push head results down, below candidates
+        // after the head: those must be there to take their places.
+        let mut keep = self.config.rerank_candidates + limit + spares(limit);
+        loop {
+            let Retrieved { ranked, more } = self
+                .store
+                .retrieve(
+                    tenant,
+                    &Retrieval {
+                        terms: &terms,
+                        vector: qvec.as_deref(),
+                        filter,
+                        limit: n,
+                        ranking: &ranking,
+                        keep,
+                    },
+                )
+                .await?;
+            let out = self.best_distinct(query, mode, ranked, limit).await?;
+            // Too many near-duplicates among the records read: read them all.
+            if out.len() < limit && more {
+                keep = usize::MAX;
+                continue;
+            }
+            return Ok(out);
         }
+    }
 
-        let mut slots: Vec<Option<Record>> = records.into_iter().map(Some).collect();
+    /// The best `limit` of `ranked` (best first) after the cross-encoder,
+    /// without near-duplicates.
+    async fn best_distinct(
+        &self,
+        query: &str,
+        mode: SearchMode,
+        ranked: Vec<Ranked>,
+        limit: usize,
+    ) -> Result<Vec<Ranked>> {
+        let mut scored: Vec<(usize, f32)> = ranked.iter().map(|r| r.score).enumerate().collect();
+        if mode == SearchMode::Hybrid {
+            self.rerank(query, &ranked, &mut scored).await?;
+        }
+        let mut slots: Vec<Option<Record>> = ranked.into_iter().map(|r| Some(r.record)).collect();
         let mut out: Vec<Ranked> = Vec::with_capacity(limit);
         for (i, score) in scored {
             if out.len() == limit {
@@ -208,17 +199,6 @@ impl Engine {
             out.push(Ranked { record, score });
         }
         Ok(out)
-    }
-
-    /// Importance and recency, on the scale of fused scores.
-    fn boost(&self, m: &engram_core::Memory, now: DateTime<Utc>) -> f32 {
-        let c = &self.config;
-        let mut b = c.importance_weight * (m.importance - engram_core::memory::DEFAULT_IMPORTANCE);
-        if c.recency_weight > 0.0 && c.recency_half_life_days > 0.0 {
-            let age_days = (now - m.occurred_at).num_seconds().max(0) as f32 / 86_400.0;
-            b += c.recency_weight * 0.5f32.powf(age_days / c.recency_half_life_days);
-        }
-        b
     }
 
     /// Near-identical to a better result already kept: same text, or

@@ -7,8 +7,11 @@
 //! not something callers remember to add.
 //!
 //! Retrieval is split in two ranked primitives, lexical and vector, because
-//! each backend has its own native index for each; fusing them is the
-//! engine's job and stays identical across backends.
+//! each backend has its own native index for each. How their candidates are
+//! ranked is the engine's choice, passed down as a
+//! [`Ranking`](engram_core::ranking::Ranking) and identical across backends;
+//! [`Store::retrieve`] applies it where the candidates' fields are, so a
+//! backend holding them in memory reads only the winners' rows.
 
 pub mod backup;
 pub mod embedded;
@@ -16,7 +19,9 @@ pub mod embedded;
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
+use engram_core::fusion::cosine;
 use engram_core::query::Cursor;
+use engram_core::ranking::{Features, Ranking};
 use engram_core::tenant::{ApiKey, Tenant};
 use engram_core::{Filter, Memory, Result};
 
@@ -61,28 +66,65 @@ pub struct Hit {
     pub score: f32,
 }
 
-/// One search's request to the store: both retrievers under one filter.
+/// One search's request to the store: both retrievers under one filter,
+/// their candidates ranked, and the records of the best.
 pub struct Retrieval<'a> {
     /// Lexical retrieval's words; none skips it.
     pub terms: &'a [String],
-    /// Vector retrieval's query vector; `None` skips it.
+    /// Vector retrieval's query vector (unit length); `None` skips it.
     pub vector: Option<&'a [f32]>,
     pub filter: &'a Filter,
     /// Hits wanted from each retriever.
     pub limit: usize,
+    pub ranking: &'a Ranking,
+    /// Records wanted: those of the best `keep` candidates. A store that
+    /// ranks from memory reads only these rows.
+    pub keep: usize,
 }
 
-/// Each retriever's hits, best first, and the records they name: those of
-/// the dense hits in their order, then those only lexical retrieval found.
+/// A candidate's record and first-stage score.
+#[derive(Debug, Clone)]
+pub struct Ranked {
+    pub record: Record,
+    pub score: f32,
+}
+
+/// The best candidates, best first, and whether candidates ranked below
+/// them were left out.
 #[derive(Debug, Default)]
 pub struct Retrieved {
-    pub lexical: Vec<Hit>,
-    pub dense: Vec<Hit>,
-    pub records: Vec<Record>,
+    pub ranked: Vec<Ranked>,
+    pub more: bool,
 }
 
-/// The distinct ids of dense then lexical hits: the order of
-/// [`Retrieved::records`].
+impl Retrieved {
+    /// The best `keep` of `candidates` by `ranking`, given each one's
+    /// features in the same order.
+    fn best(
+        ranking: &Ranking,
+        features: &[Features],
+        candidates: Vec<Record>,
+        keep: usize,
+    ) -> Retrieved {
+        let order = ranking.rank(features);
+        let more = order.len() > keep;
+        let mut slots: Vec<Option<Record>> = candidates.into_iter().map(Some).collect();
+        let ranked = order
+            .into_iter()
+            .take(keep)
+            .filter_map(|(i, score)| {
+                Some(Ranked {
+                    record: slots[i].take()?,
+                    score,
+                })
+            })
+            .collect();
+        Retrieved { ranked, more }
+    }
+}
+
+/// The distinct ids of dense then lexical hits: the order candidates are
+/// ranked in, which breaks ties.
 fn hit_ids(dense: &[Hit], lexical: &[Hit]) -> Vec<String> {
     let mut seen = HashSet::new();
     dense
@@ -195,9 +237,10 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Hit>>;
 
-    /// Both retrievers and the records of their hits: everything a search
-    /// reads. The default is [`retrieve_separately`]; a backend overrides it
-    /// to select the filtered rows once and read each row once.
+    /// Both retrievers, their candidates ranked, and the records of the
+    /// best: everything a search reads. The default is
+    /// [`retrieve_separately`]; a backend overrides it to rank from memory
+    /// and read only the rows that win.
     async fn retrieve(&self, tenant_id: &str, q: &Retrieval<'_>) -> Result<Retrieved> {
         retrieve_separately(self, tenant_id, q).await
     }
@@ -211,13 +254,16 @@ pub trait Store: Send + Sync {
 }
 
 /// [`Store::retrieve`] from the primitives: both retrievers side by side,
-/// then the records of their hits. Also the reference a backend's own
-/// `retrieve` must agree with.
+/// then every candidate's record, ranked by its stored fields. Also the
+/// reference a backend's own `retrieve` must agree with.
 pub async fn retrieve_separately<S: Store + ?Sized>(
     store: &S,
     tenant_id: &str,
     q: &Retrieval<'_>,
 ) -> Result<Retrieved> {
+    if q.keep == 0 || (q.terms.is_empty() && q.vector.is_none()) {
+        return Ok(Retrieved::default());
+    }
     let lexical = async {
         if q.terms.is_empty() {
             Ok(Vec::new())
@@ -247,9 +293,15 @@ pub async fn retrieve_separately<S: Store + ?Sized>(
             .copied()
             .unwrap_or(usize::MAX)
     });
-    Ok(Retrieved {
-        lexical,
-        dense,
-        records,
-    })
+    let lexical: HashMap<&str, f32> = lexical.iter().map(|h| (h.id.as_str(), h.score)).collect();
+    let features: Vec<Features> = records
+        .iter()
+        .map(|r| Features {
+            dense: q.vector.map(|v| cosine(v, &r.embedding)),
+            lexical: lexical.get(r.memory.id.as_str()).copied(),
+            importance: r.memory.importance,
+            occurred_at: r.memory.occurred_at,
+        })
+        .collect();
+    Ok(Retrieved::best(q.ranking, &features, records, q.keep))
 }

@@ -1,10 +1,16 @@
-//! The embedded store's one-pass `retrieve` must return exactly what the
-//! primitives return one by one, and never cross tenants.
+//! The embedded store's `retrieve` filters, ranks and builds its results
+//! from memory (its catalog and the vectors in its graph), reading no row.
+//! It must agree with `retrieve_separately`, which filters in SQL and ranks
+//! every candidate's row as read, under every kind of filter, after updates
+//! and deletes, and after a reopen; and it must never cross tenants.
 
-use chrono::Utc;
+use chrono::{Duration, TimeZone, Utc};
+use engram_core::fusion::Fusion;
+use engram_core::query::SearchMode;
+use engram_core::ranking::Ranking;
 use engram_core::tenant::Tenant;
-use engram_core::{Filter, Memory, NewMemory};
-use engram_store::{EmbeddedStore, Hit, Record, Retrieval, Retrieved, Store, retrieve_separately};
+use engram_core::{Filter, Kind, Memory, NewMemory};
+use engram_store::{EmbeddedStore, Record, Retrieval, Retrieved, Store, retrieve_separately};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -13,6 +19,9 @@ const WORDS: &[&str] = &[
     "coffee", "tea", "paris", "berlin", "meeting", "deadline", "allergy", "peanut", "dog",
     "garden", "budget", "flight",
 ];
+/// Dense scores come from the graph's half-precision vectors on one side
+/// and the rows' full-precision ones on the other.
+const TOLERANCE: f32 = 0.02;
 
 fn unit(rng: &mut StdRng) -> Vec<f32> {
     let mut v: Vec<f32> = (0..DIM).map(|_| rng.random_range(-1.0..1.0)).collect();
@@ -28,12 +37,29 @@ fn record(rng: &mut StdRng, i: usize) -> Record {
     let new = NewMemory {
         content,
         user_id: Some(format!("user-{}", i % 4)),
+        session_id: i.is_multiple_of(3).then(|| format!("s-{}", i % 5)),
+        kind: if i.is_multiple_of(7) {
+            Kind::Semantic
+        } else {
+            Kind::Episodic
+        },
+        labels: i
+            .is_multiple_of(2)
+            .then(|| format!("label-{}", i % 3))
+            .into_iter()
+            .collect(),
+        importance: Some(rng.random_range(0.0..1.0)),
+        occurred_at: Some(day(i as i64 % 30)),
         ..Default::default()
     };
     Record {
         memory: Memory::from_new(uuid::Uuid::now_v7().to_string(), new, Utc::now()),
         embedding: unit(rng),
     }
+}
+
+fn day(d: i64) -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::days(d)
 }
 
 async fn tenant(store: &EmbeddedStore, name: &str) -> String {
@@ -46,76 +72,189 @@ async fn tenant(store: &EmbeddedStore, name: &str) -> String {
     t.id
 }
 
-fn hit_ids(hits: &[Hit]) -> Vec<&str> {
-    hits.iter().map(|h| h.id.as_str()).collect()
+fn filter(q: usize) -> Filter {
+    match q % 6 {
+        0 => Filter::default(),
+        1 => Filter {
+            user_id: Some(format!("user-{}", q % 4)),
+            ..Default::default()
+        },
+        2 => Filter {
+            session_id: Some(format!("s-{}", q % 5)),
+            labels: vec![format!("label-{}", q % 3)],
+            ..Default::default()
+        },
+        3 => Filter {
+            kind: Some(Kind::Semantic),
+            ..Default::default()
+        },
+        4 => Filter {
+            user_id: Some("user-1".into()),
+            after: Some(day(5)),
+            before: Some(day(20)),
+            ..Default::default()
+        },
+        _ => Filter {
+            user_id: Some("nobody".into()),
+            ..Default::default()
+        },
+    }
 }
 
-fn ids(r: &Retrieved) -> (Vec<&str>, Vec<&str>, Vec<&str>) {
-    (
-        hit_ids(&r.lexical),
-        hit_ids(&r.dense),
-        r.records.iter().map(|r| r.memory.id.as_str()).collect(),
-    )
+fn ranking(q: usize) -> Ranking {
+    Ranking {
+        mode: [SearchMode::Hybrid, SearchMode::Vector, SearchMode::Keyword][q % 3],
+        fusion: if (q / 3).is_multiple_of(2) {
+            Fusion::default()
+        } else {
+            Fusion::Rrf { k: 60.0 }
+        },
+        importance_weight: 0.2,
+        recency_weight: 0.1,
+        recency_half_life_days: 10.0,
+        now: day(40),
+    }
 }
 
-#[tokio::test]
-async fn one_pass_retrieve_matches_the_primitives_within_one_tenant() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(dir.path()).unwrap();
-    store.bind_embedding_space("test", DIM).await.unwrap();
-    let mut rng = StdRng::seed_from_u64(7);
-    let (a, b) = (tenant(&store, "a").await, tenant(&store, "b").await);
-    let a_records: Vec<Record> = (0..300).map(|i| record(&mut rng, i)).collect();
-    let b_records: Vec<Record> = (0..300).map(|i| record(&mut rng, i)).collect();
-    let b_ids: Vec<String> = b_records.iter().map(|r| r.memory.id.clone()).collect();
-    store.insert(&a, a_records, None).await.unwrap();
-    store.insert(&b, b_records, None).await.unwrap();
+fn ids(r: &Retrieved) -> Vec<&str> {
+    r.ranked
+        .iter()
+        .map(|r| r.record.memory.id.as_str())
+        .collect()
+}
 
-    let mut checked = 0;
-    for q in 0..40 {
-        let terms: Vec<String> = if q % 4 == 1 {
+/// Runs 48 searches both ways; returns how many found anything.
+async fn agree(store: &EmbeddedStore, tenant: &str, others: &[String], rng: &mut StdRng) -> usize {
+    let mut found = 0;
+    for q in 0..48 {
+        let ranking = ranking(q);
+        let terms: Vec<String> = if ranking.mode == SearchMode::Vector {
             Vec::new()
         } else {
             (0..2)
                 .map(|_| WORDS[rng.random_range(0..WORDS.len())].to_string())
                 .collect()
         };
-        let vector = (q % 4 != 2).then(|| unit(&mut rng));
-        let filter = Filter {
-            user_id: (q % 3 == 0).then(|| format!("user-{}", q % 4)),
-            ..Default::default()
-        };
-        let query = Retrieval {
+        let vector = (ranking.mode != SearchMode::Keyword).then(|| unit(rng));
+        let filter = filter(q / 6);
+        let query = |keep| Retrieval {
             terms: &terms,
             vector: vector.as_deref(),
             filter: &filter,
             limit: 20,
+            ranking: &ranking,
+            keep,
         };
-        let one_pass = store.retrieve(&a, &query).await.unwrap();
-        let separate = retrieve_separately(&store, &a, &query).await.unwrap();
-        assert_eq!(ids(&one_pass), ids(&separate), "query {q}");
-        let scores = |r: &Retrieved| -> Vec<f32> {
-            r.lexical.iter().chain(&r.dense).map(|h| h.score).collect()
-        };
-        assert_eq!(scores(&one_pass), scores(&separate), "query {q}");
-        assert!(
-            one_pass
-                .records
+        let all = store.retrieve(tenant, &query(usize::MAX)).await.unwrap();
+        let reference = retrieve_separately(store, tenant, &query(usize::MAX))
+            .await
+            .unwrap();
+        let mut a = ids(&all);
+        let mut b = ids(&reference);
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b, "query {q}: different candidates");
+        for r in &all.ranked {
+            let theirs = reference
+                .ranked
                 .iter()
-                .all(|r| !b_ids.contains(&r.memory.id)),
-            "query {q} returned another tenant's memory"
-        );
-        if let Some(user) = &filter.user_id {
+                .find(|x| x.record.memory.id == r.record.memory.id)
+                .unwrap();
             assert!(
-                one_pass
-                    .records
+                (r.score - theirs.score).abs() < TOLERANCE,
+                "query {q}: {} scored {} and {}",
+                r.record.memory.id,
+                r.score,
+                theirs.score
+            );
+            assert_eq!(
+                r.record.memory, theirs.record.memory,
+                "query {q}: the memory returned differs"
+            );
+            let drift = r
+                .record
+                .embedding
+                .iter()
+                .zip(&theirs.record.embedding)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max);
+            assert!(drift < 1e-2, "query {q}: the vector returned differs");
+        }
+        assert!(all.ranked.windows(2).all(|w| w[0].score >= w[1].score));
+        assert!(!all.more);
+
+        // Only the best few are returned, and they are the reference's best.
+        let best = store.retrieve(tenant, &query(5)).await.unwrap();
+        assert_eq!(
+            ids(&best),
+            ids(&all)[..all.ranked.len().min(5)],
+            "query {q}"
+        );
+        assert_eq!(best.more, all.ranked.len() > 5, "query {q}");
+        if let Some(fifth) = reference.ranked.get(4) {
+            assert!(
+                best.ranked
                     .iter()
-                    .all(|r| r.memory.user_id.as_ref() == Some(user))
+                    .all(|r| r.score > fifth.score - TOLERANCE)
             );
         }
-        checked += usize::from(!one_pass.records.is_empty());
+
+        for r in &all.ranked {
+            let m = &r.record.memory;
+            assert!(!others.contains(&m.id), "query {q} crossed tenants");
+            if let Some(user) = &filter.user_id {
+                assert_eq!(m.user_id.as_ref(), Some(user), "query {q}");
+            }
+        }
+        found += usize::from(!all.ranked.is_empty());
     }
-    assert!(checked > 30, "too few queries found anything: {checked}");
+    found
+}
+
+#[tokio::test]
+async fn ranking_from_memory_matches_ranking_the_rows_within_one_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = StdRng::seed_from_u64(7);
+    let (a, b_ids);
+    {
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        store.bind_embedding_space("test", DIM).await.unwrap();
+        a = tenant(&store, "a").await;
+        let b = tenant(&store, "b").await;
+        let a_records: Vec<Record> = (0..300).map(|i| record(&mut rng, i)).collect();
+        let b_records: Vec<Record> = (0..300).map(|i| record(&mut rng, i)).collect();
+        b_ids = b_records
+            .iter()
+            .map(|r| r.memory.id.clone())
+            .collect::<Vec<_>>();
+        let mut changed: Vec<Memory> = a_records[..40].iter().map(|r| r.memory.clone()).collect();
+        store.insert(&a, a_records, None).await.unwrap();
+        store.insert(&b, b_records, None).await.unwrap();
+        let found = agree(&store, &a, &b_ids, &mut rng).await;
+        assert!(found > 30, "too few queries found anything: {found}");
+
+        // Saved, then changed: the next open loads the files and replays
+        // these changes from the log.
+        store.flush().await.unwrap();
+        let saved = std::fs::read_dir(dir.path().join("catalog"))
+            .unwrap()
+            .count();
+        assert_eq!(saved, 2, "one catalog file per tenant");
+        for (i, m) in changed.iter_mut().enumerate() {
+            if i % 2 == 0 {
+                m.user_id = Some("user-1".into());
+                m.importance = 1.0;
+                m.occurred_at = day(10);
+                assert!(store.update(&a, m, None).await.unwrap());
+            } else {
+                assert!(store.delete(&a, &m.id).await.unwrap());
+            }
+        }
+        agree(&store, &a, &b_ids, &mut rng).await;
+    }
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    store.bind_embedding_space("test", DIM).await.unwrap();
+    agree(&store, &a, &b_ids, &mut rng).await;
 
     let missing = store
         .retrieve(
@@ -125,9 +264,11 @@ async fn one_pass_retrieve_matches_the_primitives_within_one_tenant() {
                 vector: None,
                 filter: &Filter::default(),
                 limit: 10,
+                ranking: &ranking(2),
+                keep: 10,
             },
         )
         .await
         .unwrap();
-    assert!(missing.records.is_empty() && missing.lexical.is_empty());
+    assert!(missing.ranked.is_empty());
 }

@@ -1,5 +1,5 @@
-//! The indexes derived from the rows: per-tenant vector graphs and BM25
-//! text indexes, kept in memory and saved to files.
+//! The indexes derived from the rows: per-tenant vector graphs, BM25 text
+//! indexes and catalogs, kept in memory and saved to files.
 //!
 //! SQLite is the source of truth. Every change to a memory is also appended
 //! to `index_log` in the same transaction as the row, so after a crash the
@@ -12,11 +12,13 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use engram_core::Result;
+use engram_core::{Memory, Result};
 
-use super::rows::{sql_err, vector_from_blob};
+use super::catalog::Catalogs;
+use super::rows::{COLUMNS, record_from_row, sql_err};
 use super::text::TextIndexes;
 use super::vectors::VectorIndexes;
+use crate::Record;
 
 /// Rows applied to the indexes per step while rebuilding or replaying.
 const APPLY_BATCH: usize = 1024;
@@ -24,13 +26,36 @@ const APPLY_BATCH: usize = 1024;
 pub struct Indexes {
     pub vectors: VectorIndexes,
     pub text: TextIndexes,
+    pub catalog: Catalogs,
 }
 
-/// One memory's indexed parts, or `None` parts for a deleted memory.
+/// Which of a tenant's indexes a change goes to.
+#[derive(Clone, Copy)]
+struct Which {
+    vectors: bool,
+    text: bool,
+    catalog: bool,
+}
+
+const ALL: Which = Which {
+    vectors: true,
+    text: true,
+    catalog: true,
+};
+
+/// One memory's row, or `None` for a deleted memory.
 struct Change {
     seq: i64,
     rowid: i64,
-    row: Option<(String, Vec<f32>)>,
+    row: Option<Record>,
+}
+
+/// Tenants whose index of each kind was rebuilt from the table.
+#[derive(Default)]
+struct Rebuilt {
+    vectors: HashSet<i64>,
+    text: HashSet<i64>,
+    catalog: HashSet<i64>,
 }
 
 impl Indexes {
@@ -40,6 +65,7 @@ impl Indexes {
         let idx = Indexes {
             vectors: VectorIndexes::new(&dir.join("vectors"), dimension)?,
             text: TextIndexes::new(&dir.join("text"))?,
+            catalog: Catalogs::new(&dir.join("catalog"))?,
         };
         let seqs: Vec<i64> = {
             let mut stmt = conn.prepare("SELECT seq FROM tenants").map_err(sql_err)?;
@@ -49,63 +75,67 @@ impl Indexes {
                 .map_err(sql_err)?
         };
         // Indexes rebuilt from the table already hold every logged change.
-        let (mut rebuilt_vectors, mut rebuilt_text) = (HashSet::new(), HashSet::new());
+        let mut rebuilt = Rebuilt::default();
         for seq in seqs {
-            let need_vectors = !idx.vectors.load(seq)?;
-            let need_text = !idx.text.load(seq)?;
-            if need_vectors {
-                rebuilt_vectors.insert(seq);
+            let need = Which {
+                vectors: !idx.vectors.load(seq)?,
+                text: !idx.text.load(seq)?,
+                catalog: !idx.catalog.load(seq)?,
+            };
+            for (needed, set) in [
+                (need.vectors, &mut rebuilt.vectors),
+                (need.text, &mut rebuilt.text),
+                (need.catalog, &mut rebuilt.catalog),
+            ] {
+                if needed {
+                    set.insert(seq);
+                }
             }
-            if need_text {
-                rebuilt_text.insert(seq);
-            }
-            if need_vectors || need_text {
-                idx.rebuild(conn, seq, need_vectors, need_text)?;
+            if need.vectors || need.text || need.catalog {
+                idx.rebuild(conn, seq, need)?;
             }
         }
-        idx.replay(conn, &rebuilt_vectors, &rebuilt_text)?;
+        idx.replay(conn, &rebuilt)?;
         Ok(idx)
     }
 
-    fn rebuild(&self, conn: &Connection, seq: i64, vectors: bool, text: bool) -> Result<()> {
+    fn rebuild(&self, conn: &Connection, seq: i64, which: Which) -> Result<()> {
         let mut stmt = conn
-            .prepare(
-                "SELECT t.seq, m.rowid, m.content, m.embedding FROM memories m \
-                 JOIN tenants t ON t.id = m.tenant_id WHERE t.seq = ?",
-            )
+            .prepare(&format!(
+                "SELECT {COLUMNS}, m.embedding, t.seq, m.rowid FROM memories m \
+                 JOIN tenants t ON t.id = m.tenant_id WHERE t.seq = ?"
+            ))
             .map_err(sql_err)?;
         let changes = stmt.query_map([seq], change_from_row).map_err(sql_err)?;
-        self.apply_all(changes, |_| (vectors, text))?;
+        self.apply_all(changes, |_| which)?;
         Ok(())
     }
 
     /// Applies every logged change after the saved watermark. Idempotent:
-    /// each logged memory is re-read and either (re)indexed or removed.
+    /// each logged memory is re-read and either (re)indexed or removed. A
+    /// rowid freed by a delete can be reused by another tenant's memory,
+    /// so the row is read only if it is still the logging tenant's.
     /// Indexes just rebuilt are skipped: re-applying their log would remove
     /// and re-add every vector, leaving a graph of tombstones in which
     /// searches miss live vectors.
-    fn replay(
-        &self,
-        conn: &Connection,
-        rebuilt_vectors: &HashSet<i64>,
-        rebuilt_text: &HashSet<i64>,
-    ) -> Result<()> {
+    fn replay(&self, conn: &Connection, rebuilt: &Rebuilt) -> Result<()> {
         let mut stmt = conn
-            .prepare(
-                "SELECT l.tenant_seq, l.mem_rowid, m.content, m.embedding FROM \
+            .prepare(&format!(
+                "SELECT {COLUMNS}, m.embedding, l.tenant_seq, l.mem_rowid FROM \
                  (SELECT tenant_seq, mem_rowid, max(seq) AS seq FROM index_log WHERE seq > ? \
                   GROUP BY tenant_seq, mem_rowid) l \
-                 LEFT JOIN memories m ON m.rowid = l.mem_rowid ORDER BY l.seq",
-            )
+                 LEFT JOIN memories m ON m.rowid = l.mem_rowid \
+                 AND m.tenant_id = (SELECT id FROM tenants WHERE seq = l.tenant_seq) \
+                 ORDER BY l.seq"
+            ))
             .map_err(sql_err)?;
         let changes = stmt
             .query_map([watermark(conn)?], change_from_row)
             .map_err(sql_err)?;
-        let replayed = self.apply_all(changes, |seq| {
-            (
-                !rebuilt_vectors.contains(&seq),
-                !rebuilt_text.contains(&seq),
-            )
+        let replayed = self.apply_all(changes, |seq| Which {
+            vectors: !rebuilt.vectors.contains(&seq),
+            text: !rebuilt.text.contains(&seq),
+            catalog: !rebuilt.catalog.contains(&seq),
         })?;
         if replayed > 0 {
             tracing::info!(replayed, "indexes brought up to date from the log");
@@ -118,14 +148,13 @@ impl Indexes {
     fn apply_all(
         &self,
         changes: impl Iterator<Item = rusqlite::Result<Change>>,
-        which: impl Fn(i64) -> (bool, bool),
+        which: impl Fn(i64) -> Which,
     ) -> Result<usize> {
         let mut batch: Vec<Change> = Vec::with_capacity(APPLY_BATCH);
         let mut applied = 0;
         let flush = |batch: &mut Vec<Change>| -> Result<()> {
             if let Some(first) = batch.first() {
-                let (vectors, text) = which(first.seq);
-                self.apply(batch, vectors, text)?;
+                self.apply(batch, which(first.seq))?;
             }
             batch.clear();
             Ok(())
@@ -143,58 +172,66 @@ impl Indexes {
     }
 
     /// Applies changes of one tenant to the chosen indexes.
-    fn apply(&self, changes: &[Change], vectors: bool, text: bool) -> Result<()> {
+    fn apply(&self, changes: &[Change], which: Which) -> Result<()> {
         let Some(seq) = changes.first().map(|c| c.seq) else {
             return Ok(());
         };
-        let live: Vec<(i64, &str, &[f32])> = changes
+        let live: Vec<(i64, &Record)> = changes
             .iter()
-            .filter_map(|c| {
-                c.row
-                    .as_ref()
-                    .map(|(t, v)| (c.rowid, t.as_str(), v.as_slice()))
-            })
+            .filter_map(|c| c.row.as_ref().map(|r| (c.rowid, r)))
             .collect();
         for c in changes.iter().filter(|c| c.row.is_none()) {
-            self.remove(seq, c.rowid, vectors, text)?;
+            self.remove(seq, c.rowid, which)?;
         }
-        self.index_rows(seq, &live, vectors, text)
+        self.index_rows(seq, &live, which)
     }
 
-    /// Indexes rows just committed for one tenant: `(rowid, content, vector)`.
-    pub fn upsert(&self, seq: i64, rows: &[(i64, &str, &[f32])]) -> Result<()> {
-        self.index_rows(seq, rows, true, true)
+    /// Indexes rows just committed for one tenant.
+    pub fn upsert(&self, seq: i64, rows: &[(i64, &Record)]) -> Result<()> {
+        self.index_rows(seq, rows, ALL)
     }
 
-    fn index_rows(
-        &self,
-        seq: i64,
-        rows: &[(i64, &str, &[f32])],
-        vectors: bool,
-        text: bool,
-    ) -> Result<()> {
-        if vectors {
-            let rows: Vec<(i64, &[f32])> = rows.iter().map(|(r, _, v)| (*r, *v)).collect();
+    /// Catalogues a memory whose content and vector did not change.
+    pub fn recatalog(&self, seq: i64, rowid: i64, m: &Memory) -> Result<()> {
+        self.catalog.upsert(seq, &[(rowid, m)])
+    }
+
+    fn index_rows(&self, seq: i64, rows: &[(i64, &Record)], which: Which) -> Result<()> {
+        if which.vectors {
+            let rows: Vec<(i64, &[f32])> = rows
+                .iter()
+                .map(|(r, rec)| (*r, rec.embedding.as_slice()))
+                .collect();
             self.vectors.upsert(seq, &rows)?;
         }
-        if text {
-            let rows: Vec<(i64, &str)> = rows.iter().map(|(r, t, _)| (*r, *t)).collect();
+        if which.text {
+            let rows: Vec<(i64, &str)> = rows
+                .iter()
+                .map(|(r, rec)| (*r, rec.memory.content.as_str()))
+                .collect();
             self.text.upsert(seq, &rows)?;
+        }
+        if which.catalog {
+            let rows: Vec<(i64, &Memory)> = rows.iter().map(|(r, rec)| (*r, &rec.memory)).collect();
+            self.catalog.upsert(seq, &rows)?;
         }
         Ok(())
     }
 
     /// Forgets a row just deleted.
     pub fn delete(&self, seq: i64, rowid: i64) -> Result<()> {
-        self.remove(seq, rowid, true, true)
+        self.remove(seq, rowid, ALL)
     }
 
-    fn remove(&self, seq: i64, rowid: i64, vectors: bool, text: bool) -> Result<()> {
-        if vectors {
+    fn remove(&self, seq: i64, rowid: i64, which: Which) -> Result<()> {
+        if which.vectors {
             self.vectors.remove(seq, rowid)?;
         }
-        if text {
+        if which.text {
             self.text.remove(seq, rowid)?;
+        }
+        if which.catalog {
+            self.catalog.remove(seq, rowid)?;
         }
         Ok(())
     }
@@ -202,6 +239,7 @@ impl Indexes {
     pub fn drop_tenant(&self, seq: i64) {
         self.vectors.drop_tenant(seq);
         self.text.drop_tenant(seq);
+        self.catalog.drop_tenant(seq);
     }
 
     /// Saves the indexes changed since the last save and moves the
@@ -215,6 +253,7 @@ impl Indexes {
             .map_err(sql_err)?;
         self.vectors.save()?;
         self.text.save()?;
+        self.catalog.save()?;
         conn.execute(
             "INSERT INTO meta(key, value) VALUES ('vectors_saved_seq', ?) \
              ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -227,13 +266,18 @@ impl Indexes {
     }
 }
 
+/// A change from `{COLUMNS}, m.embedding, tenant seq, rowid`; the row is
+/// `None` when the memory no longer exists (the columns are NULL).
 fn change_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
-    let content: Option<String> = r.get(2)?;
-    let blob: Option<Vec<u8>> = r.get(3)?;
+    let exists = r.get::<_, Option<String>>(0)?.is_some();
     Ok(Change {
-        seq: r.get(0)?,
-        rowid: r.get(1)?,
-        row: content.zip(blob).map(|(c, b)| (c, vector_from_blob(&b))),
+        seq: r.get(14)?,
+        rowid: r.get(15)?,
+        row: if exists {
+            Some(record_from_row(r)?)
+        } else {
+            None
+        },
     })
 }
 

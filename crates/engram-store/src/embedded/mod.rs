@@ -6,6 +6,8 @@
 //! keeps the vector indexes in step with the rows; reads use a small pool of
 //! their own connections, which WAL lets run beside the writer.
 
+mod binary;
+mod catalog;
 mod indexes;
 mod per_tenant;
 mod rows;
@@ -19,20 +21,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 
 use engram_core::query::Cursor;
+use engram_core::ranking::{Features, Ranking};
 use engram_core::tenant::{ApiKey, Scope, Tenant};
 use engram_core::{Error, Filter, Memory, Result};
 
 use crate::{
-    Hit, Idempotency, IdempotentResult, InsertOutcome, Record, Retrieval, Retrieved, Store,
+    Hit, Idempotency, IdempotentResult, InsertOutcome, Ranked, Record, Retrieval, Retrieved, Store,
 };
 use indexes::Indexes;
 use rows::{
-    COLUMNS, filter_sql, memory_from_row, memory_values, micros, record_from_row, sql_err,
+    COLUMNS, filter_sql, memory_from_row, memory_values, micros, record_from_row, sql_err, time,
     vector_to_blob,
 };
 use text::Within;
@@ -66,9 +69,6 @@ fn open_connection(path: &Path) -> Result<Connection> {
     .map_err(|e| Error::Internal(format!("opening {}: {e}", path.display())))?;
     // WAL lets readers run beside the writer; FULL makes every commit durable
     // before it is acknowledged, so a crash loses nothing that was answered.
-    // Memory-mapped reads spare a system call and a copy per page, which is
-    // what fetching a search's rows from a large store costs (SQLite caps the
-    // map at its compile-time maximum).
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
          PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;",
@@ -169,10 +169,6 @@ fn tenant_seq(conn: &Connection, tenant_id: &str) -> Result<Option<i64>> {
 
 fn require_tenant(conn: &Connection, tenant_id: &str) -> Result<i64> {
     tenant_seq(conn, tenant_id)?.ok_or_else(|| Error::NotFound(format!("tenant {tenant_id}")))
-}
-
-fn time(us: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(us).unwrap_or_default()
 }
 
 fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
@@ -530,11 +526,7 @@ impl Store for EmbeddedStore {
                     }
                 }
                 tx.commit().map_err(sql_err)?;
-                let rows: Vec<(i64, &str, &[f32])> = added
-                    .iter()
-                    .zip(&records)
-                    .map(|(rowid, r)| (*rowid, r.memory.content.as_str(), r.embedding.as_slice()))
-                    .collect();
+                let rows: Vec<(i64, &Record)> = added.iter().copied().zip(&records).collect();
                 indexes.upsert(seq, &rows)?;
                 Ok(InsertOutcome::Inserted)
             })
@@ -642,12 +634,18 @@ impl Store for EmbeddedStore {
                 if let Some(e) = &embedding {
                     tx.execute("UPDATE memories SET embedding = ? WHERE rowid = ?", params![vector_to_blob(e), rowid])
                         .map_err(sql_err)?;
-                    tx.execute("INSERT INTO index_log(tenant_seq, mem_rowid) VALUES (?, ?)", params![seq, rowid])
-                        .map_err(sql_err)?;
                 }
+                // Logged even when only the catalogued fields changed, so a
+                // crash before the next save replays them too.
+                tx.execute("INSERT INTO index_log(tenant_seq, mem_rowid) VALUES (?, ?)", params![seq, rowid])
+                    .map_err(sql_err)?;
                 tx.commit().map_err(sql_err)?;
-                if let Some(e) = &embedding {
-                    indexes.upsert(seq, &[(rowid, m.content.as_str(), e.as_slice())])?;
+                match embedding {
+                    Some(embedding) => {
+                        let record = Record { memory: m, embedding };
+                        indexes.upsert(seq, &[(rowid, &record)])?;
+                    }
+                    None => indexes.recatalog(seq, rowid, &m)?,
                 }
                 Ok(true)
             })
@@ -806,91 +804,140 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    /// One pass for a whole search: the filter's rows are selected once,
-    /// the two indexes are searched on two threads, and each hit's row is
-    /// read once, by rowid.
+    /// Everything from memory: the filter's rows and the candidates'
+    /// features and records come from the catalog and the graph, so a
+    /// search reads no row from SQLite, whose pages a large store cannot
+    /// keep cached (docs/BENCHMARKS.md, *Speed at scale*).
     async fn retrieve(&self, tenant_id: &str, q: &Retrieval<'_>) -> Result<Retrieved> {
-        let tenant_id = tenant_id.to_string();
-        let (terms, vector) = (q.terms.to_vec(), q.vector.map(<[f32]>::to_vec));
-        let (filter, limit) = (q.filter.clone(), q.limit);
-        if terms.is_empty() && vector.is_none() {
+        if q.keep == 0 || (q.terms.is_empty() && q.vector.is_none()) {
             return Ok(Retrieved::default());
         }
-        self.run(move |db| {
-            let found = db.search_tenant(&tenant_id, &filter, |c, indexes, seq, allowed| {
-                let lexical = || {
-                    if terms.is_empty() {
-                        Ok(Vec::new())
-                    } else {
-                        lexical_rows(indexes, seq, &terms, allowed, limit)
-                    }
-                };
-                let dense = || match vector.as_deref() {
-                    Some(v) => vector_rows(indexes, seq, v, allowed, limit),
-                    None => Ok(Vec::new()),
-                };
-                let (lexical, dense) = if terms.is_empty() || vector.is_none() {
-                    (lexical(), dense())
-                } else {
-                    std::thread::scope(|s| {
-                        let worker = s.spawn(dense);
-                        let lexical = lexical();
-                        let dense = worker.join().unwrap_or_else(|_| {
-                            Err(Error::Internal("vector search panicked".into()))
-                        });
-                        (lexical, dense)
-                    })
-                };
-                read_hits(c, &tenant_id, lexical?, dense?)
-            })?;
-            Ok(found.unwrap_or_default())
-        })
-        .await
+        let query = Query {
+            tenant_id: tenant_id.to_string(),
+            terms: q.terms.to_vec(),
+            vector: q.vector.map(<[f32]>::to_vec),
+            filter: q.filter.clone(),
+            limit: q.limit,
+            ranking: *q.ranking,
+            keep: q.keep,
+        };
+        self.run(move |db| db.retrieve(&query)).await
     }
 }
 
-/// The records of both retrievers' hits, each row read once by rowid, and
-/// the hits named by id.
-fn read_hits(
-    c: &Connection,
-    tenant_id: &str,
-    lexical: Vec<(i64, f32)>,
-    dense: Vec<(i64, f32)>,
-) -> Result<Retrieved> {
-    let mut stmt = c
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS}, m.embedding FROM memories m WHERE m.rowid = ? AND m.tenant_id = ?"
-        ))
-        .map_err(sql_err)?;
-    let mut found: HashMap<i64, Option<String>> = HashMap::new();
-    let mut records = Vec::new();
-    for &(rowid, _) in dense.iter().chain(&lexical) {
-        if found.contains_key(&rowid) {
-            continue;
-        }
-        // The tenant check is the last wall: an index entry naming another
-        // tenant's row is never returned.
-        let record = stmt
-            .query_row(params![rowid, tenant_id], record_from_row)
-            .optional()
-            .map_err(sql_err)?;
-        found.insert(rowid, record.as_ref().map(|r| r.memory.id.clone()));
-        records.extend(record);
-    }
-    let named = |scored: Vec<(i64, f32)>| -> Vec<Hit> {
-        scored
+/// A [`Retrieval`] owned, to move onto a blocking thread.
+struct Query {
+    tenant_id: String,
+    terms: Vec<String>,
+    vector: Option<Vec<f32>>,
+    filter: Filter,
+    limit: usize,
+    ranking: Ranking,
+    keep: usize,
+}
+
+impl Inner {
+    fn retrieve(&self, q: &Query) -> Result<Retrieved> {
+        let indexes = self.indexes()?;
+        let Some(seq) = self.read(|c| tenant_seq(c, &q.tenant_id))? else {
+            return Ok(Retrieved::default());
+        };
+        let allowed = if q.filter.is_empty() {
+            None
+        } else {
+            Some(indexes.catalog.allowed(seq, &q.filter)?)
+        };
+        let allowed = allowed.as_deref();
+        let lexical = || {
+            if q.terms.is_empty() {
+                Ok(Vec::new())
+            } else {
+                lexical_rows(indexes, seq, &q.terms, allowed, q.limit)
+            }
+        };
+        let dense = || match q.vector.as_deref() {
+            Some(v) => vector_rows(indexes, seq, v, allowed, q.limit),
+            None => Ok(Vec::new()),
+        };
+        let (lexical, dense) = if q.terms.is_empty() || q.vector.is_none() {
+            (lexical()?, dense()?)
+        } else {
+            std::thread::scope(|s| {
+                let worker = s.spawn(dense);
+                let lexical = lexical();
+                let dense = worker
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::Internal("vector search panicked".into())));
+                Ok::<_, Error>((lexical?, dense?))
+            })?
+        };
+        let (rows, features) = candidates(indexes, seq, q.vector.as_deref(), &lexical, &dense)?;
+        let order = q.ranking.rank(&features);
+        let more = order.len() > q.keep;
+        let winners: Vec<(i64, f32)> = order
             .into_iter()
-            .filter_map(|(rowid, score)| {
-                let id = found.get(&rowid)?.clone()?;
-                Some(Hit { id, score })
+            .take(q.keep)
+            .map(|(i, score)| (rows[i], score))
+            .collect();
+        let rows: Vec<i64> = winners.iter().map(|(r, _)| *r).collect();
+        let memories = indexes.catalog.memories(seq, &rows)?;
+        let vectors = indexes.vectors.vectors(seq, &rows)?;
+        // A row deleted since it was found is left out.
+        let ranked = winners
+            .into_iter()
+            .zip(memories.into_iter().zip(vectors))
+            .filter_map(|((_, score), (memory, embedding))| {
+                Some(Ranked {
+                    record: Record {
+                        memory: memory?,
+                        embedding: embedding?,
+                    },
+                    score,
+                })
             })
-            .collect()
+            .collect();
+        Ok(Retrieved { ranked, more })
+    }
+}
+
+/// The distinct candidates of both retrievers (dense hits first, the order
+/// that breaks ranking ties) with their features, from memory. A row no
+/// longer catalogued (deleted since it was found) is left out.
+fn candidates(
+    indexes: &Indexes,
+    seq: i64,
+    vector: Option<&[f32]>,
+    lexical: &[(i64, f32)],
+    dense: &[(i64, f32)],
+) -> Result<(Vec<i64>, Vec<Features>)> {
+    let mut seen = HashSet::new();
+    let rows: Vec<i64> = dense
+        .iter()
+        .chain(lexical)
+        .map(|(r, _)| *r)
+        .filter(|r| seen.insert(*r))
+        .collect();
+    let lexical: HashMap<i64, f32> = lexical.iter().copied().collect();
+    let similarity = match vector {
+        Some(v) => indexes.vectors.similarities(seq, v, &rows)?,
+        None => vec![None; rows.len()],
     };
-    Ok(Retrieved {
-        lexical: named(lexical),
-        dense: named(dense),
-        records,
-    })
+    let facts = indexes.catalog.ranking_facts(seq, &rows)?;
+    let mut kept = Vec::with_capacity(rows.len());
+    let mut features = Vec::with_capacity(rows.len());
+    for ((rowid, dense), facts) in rows.into_iter().zip(similarity).zip(facts) {
+        let Some((importance, occurred_at)) = facts else {
+            continue;
+        };
+        kept.push(rowid);
+        features.push(Features {
+            dense,
+            lexical: lexical.get(&rowid).copied(),
+            importance,
+            occurred_at: time(occurred_at),
+        });
+    }
+    Ok((kept, features))
 }
 
 /// The tenant's rows that pass `filter`, or `None` when it passes all.

@@ -6,6 +6,8 @@
 //! the previous file intact.
 
 use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -85,6 +87,43 @@ impl<T> PerTenant<T> {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&seq);
         let _ = std::fs::remove_file(self.path(seq));
+    }
+
+    /// Loads the tenant's saved file with `decode`; false when there is
+    /// none. A file that does not decode is an error telling the user how
+    /// to recover: the indexes are derived data, rebuilt from the database.
+    pub fn load_file(
+        &self,
+        seq: i64,
+        decode: impl Fn(&[u8]) -> std::result::Result<T, String>,
+    ) -> Result<bool> {
+        let path = self.path(seq);
+        if !path.exists() {
+            return Ok(false);
+        }
+        let bytes = std::fs::read(&path).map_err(|e| io_err("reading", &path, e))?;
+        let index = decode(&bytes).map_err(|e| {
+            Error::Internal(format!(
+                "{}: {e}; delete the file and engram rebuilds it from the database",
+                path.display()
+            ))
+        })?;
+        self.insert(seq, index);
+        Ok(true)
+    }
+
+    /// Saves every index changed since the last save with `encode`.
+    pub fn save_encoded(
+        &self,
+        encode: impl Fn(&T, &mut BufWriter<File>) -> std::io::Result<()>,
+    ) -> Result<()> {
+        self.save_dirty(|index, tmp| {
+            let file = File::create(tmp).map_err(|e| io_err("creating", tmp, e))?;
+            let mut w = BufWriter::with_capacity(1 << 20, file);
+            encode(index, &mut w)
+                .and_then(|()| w.flush())
+                .map_err(|e| io_err("writing", tmp, e))
+        })
     }
 
     /// Writes every index changed since the last save with `write(index,

@@ -16,7 +16,8 @@ pub fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-fn time(us: i64) -> DateTime<Utc> {
+/// Microseconds as stored; out of range reads as the epoch.
+pub fn time(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or_default()
 }
 

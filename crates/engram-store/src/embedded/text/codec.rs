@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use super::index::{Doc, Postings, TextIndex};
+use crate::embedded::binary::{Reader, write_str};
 
 const MAGIC: &[u8; 8] = b"ENGRAMTX";
 const VERSION: u32 = 1;
@@ -26,8 +27,7 @@ pub fn encode(index: &TextIndex, w: &mut impl Write) -> io::Result<()> {
     w.write_all(&(index.terms.len() as u64).to_le_bytes())?;
     for (term, id) in &index.terms {
         let list = &index.lists[*id as usize];
-        w.write_all(&(term.len() as u32).to_le_bytes())?;
-        w.write_all(term.as_bytes())?;
+        write_str(w, term)?;
         w.write_all(&(list.docs.len() as u64).to_le_bytes())?;
         for (d, tf) in list.docs.iter().zip(&list.tfs) {
             w.write_all(&d.to_le_bytes())?;
@@ -37,49 +37,8 @@ pub fn encode(index: &TextIndex, w: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        if self.bytes.len() < n {
-            return Err("the file ends early".into());
-        }
-        let (head, rest) = self.bytes.split_at(n);
-        self.bytes = rest;
-        Ok(head)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
-        Ok(self.take(N)?.try_into().unwrap_or([0; N]))
-    }
-
-    fn u16(&mut self) -> Result<u16, String> {
-        Ok(u16::from_le_bytes(self.array()?))
-    }
-
-    fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(self.array()?))
-    }
-
-    fn u64(&mut self) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(self.array()?))
-    }
-
-    /// A count that the rest of the file must be able to hold, so a corrupt
-    /// length cannot make us allocate gigabytes.
-    fn count(&mut self, min_item_bytes: usize) -> Result<usize, String> {
-        let n = self.u64()? as usize;
-        if n.saturating_mul(min_item_bytes) > self.bytes.len() {
-            return Err(format!("a count of {n} does not fit the file"));
-        }
-        Ok(n)
-    }
-}
-
 pub fn decode(bytes: &[u8]) -> Result<TextIndex, String> {
-    let mut r = Reader { bytes };
+    let mut r = Reader::new(bytes);
     if r.take(MAGIC.len())? != MAGIC {
         return Err("not an engram text index".into());
     }
@@ -100,10 +59,7 @@ pub fn decode(bytes: &[u8]) -> Result<TextIndex, String> {
     let mut terms = HashMap::with_capacity(n_terms);
     let mut lists = Vec::with_capacity(n_terms);
     for _ in 0..n_terms {
-        let len = r.u32()? as usize;
-        let term = std::str::from_utf8(r.take(len)?)
-            .map_err(|_| "a term is not UTF-8".to_string())?
-            .to_string();
+        let term = r.string()?;
         let n = r.count(6)?;
         let mut list = Postings::default();
         let mut prev: Option<u32> = None;
@@ -122,7 +78,7 @@ pub fn decode(bytes: &[u8]) -> Result<TextIndex, String> {
         terms.insert(term, lists.len() as u32);
         lists.push(list);
     }
-    if !r.bytes.is_empty() {
+    if !r.is_empty() {
         return Err("trailing bytes after the last term".into());
     }
     Ok(TextIndex::from_parts(terms, lists, docs))

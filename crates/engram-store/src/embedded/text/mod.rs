@@ -7,10 +7,9 @@ mod analyzer;
 mod codec;
 mod index;
 
-use std::io::BufWriter;
 use std::path::Path;
 
-use engram_core::{Error, Result};
+use engram_core::Result;
 
 pub use index::{TextIndex, Within};
 
@@ -18,10 +17,6 @@ use super::per_tenant::PerTenant;
 
 pub struct TextIndexes {
     tenants: PerTenant<TextIndex>,
-}
-
-fn text_err(e: impl std::fmt::Display) -> Error {
-    Error::Internal(format!("text index: {e}"))
 }
 
 impl TextIndexes {
@@ -33,20 +28,9 @@ impl TextIndexes {
 
     /// Loads the tenant's saved index; false when there is none to load.
     pub fn load(&self, seq: i64) -> Result<bool> {
-        let path = self.tenants.path(seq);
-        if !path.exists() {
-            return Ok(false);
-        }
-        let bytes =
-            std::fs::read(&path).map_err(|e| text_err(format!("{}: {e}", path.display())))?;
-        let index = codec::decode(&bytes).map_err(|e| {
-            text_err(format!(
-                "{}: {e}; delete the file and engram rebuilds it from the database",
-                path.display()
-            ))
-        })?;
-        self.tenants.insert(seq, index);
-        Ok(true)
+        self.tenants.load_file(seq, |bytes| {
+            codec::decode(bytes).map_err(|e| format!("text index: {e}"))
+        })
     }
 
     pub fn upsert(&self, seq: i64, rows: &[(i64, &str)]) -> Result<()> {
@@ -89,13 +73,6 @@ impl TextIndexes {
     }
 
     pub fn save(&self) -> Result<()> {
-        self.tenants.save_dirty(|index, tmp| {
-            let file = std::fs::File::create(tmp)
-                .map_err(|e| text_err(format!("creating {}: {e}", tmp.display())))?;
-            let mut w = BufWriter::with_capacity(1 << 20, file);
-            codec::encode(index, &mut w)
-                .and_then(|()| std::io::Write::flush(&mut w))
-                .map_err(|e| text_err(format!("writing {}: {e}", tmp.display())))
-        })
+        self.tenants.save_encoded(codec::encode)
     }
 }

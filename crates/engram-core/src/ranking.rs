@@ -1,0 +1,133 @@
+//! The first-stage score of a search: the retrievers' signals fused, plus
+//! importance and recency.
+//!
+//! It lives here rather than in the engine so a store that holds these
+//! signals in memory can rank its candidates itself and read only the rows
+//! that win, instead of every candidate's row: on a large store those row
+//! reads, not the index searches, are what a search waits for.
+
+use chrono::{DateTime, Utc};
+
+use crate::fusion::{Candidate, Fusion, fused, sort_desc};
+use crate::memory::DEFAULT_IMPORTANCE;
+use crate::query::SearchMode;
+
+/// What ranking needs to know of one candidate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Features {
+    /// Cosine similarity to the query vector; `None` without one.
+    pub dense: Option<f32>,
+    /// BM25 relevance; `None` when no query word matched.
+    pub lexical: Option<f32>,
+    pub importance: f32,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// How one search ranks its candidates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ranking {
+    pub mode: SearchMode,
+    pub fusion: Fusion,
+    /// Score added per unit of importance above the default.
+    pub importance_weight: f32,
+    /// Score added for a memory that just happened, halving every
+    /// `recency_half_life_days`; 0 disables recency.
+    pub recency_weight: f32,
+    pub recency_half_life_days: f32,
+    /// The moment ages are measured from.
+    pub now: DateTime<Utc>,
+}
+
+impl Ranking {
+    /// `(index into candidates, score)`, best first; ties keep input order
+    /// so results are deterministic.
+    pub fn rank(&self, candidates: &[Features]) -> Vec<(usize, f32)> {
+        let base: Vec<f32> = match self.mode {
+            SearchMode::Keyword => candidates
+                .iter()
+                .map(|c| c.lexical.unwrap_or(0.0))
+                .collect(),
+            SearchMode::Vector => candidates.iter().map(|c| c.dense.unwrap_or(0.0)).collect(),
+            SearchMode::Hybrid => {
+                let signals: Vec<Candidate> = candidates
+                    .iter()
+                    .map(|c| Candidate {
+                        dense: c.dense,
+                        lexical: c.lexical,
+                    })
+                    .collect();
+                fused(&signals, self.fusion)
+            }
+        };
+        sort_desc(
+            base.iter()
+                .zip(candidates)
+                .map(|(b, c)| b + self.boost(c))
+                .collect(),
+        )
+    }
+
+    /// Importance and recency, on the scale of fused scores.
+    fn boost(&self, c: &Features) -> f32 {
+        let mut b = self.importance_weight * (c.importance - DEFAULT_IMPORTANCE);
+        if self.recency_weight > 0.0 && self.recency_half_life_days > 0.0 {
+            let age_days = (self.now - c.occurred_at).num_seconds().max(0) as f32 / 86_400.0;
+            b += self.recency_weight * 0.5f32.powf(age_days / self.recency_half_life_days);
+        }
+        b
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn ranking(mode: SearchMode) -> Ranking {
+        Ranking {
+            mode,
+            fusion: Fusion::default(),
+            importance_weight: 0.2,
+            recency_weight: 0.0,
+            recency_half_life_days: 30.0,
+            now: Utc::now(),
+        }
+    }
+
+    fn f(dense: Option<f32>, lexical: Option<f32>, importance: f32) -> Features {
+        Features {
+            dense,
+            lexical,
+            importance,
+            occurred_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn each_mode_ranks_by_its_own_signal() {
+        let cands = [f(Some(0.9), Some(1.0), 0.5), f(Some(0.2), Some(8.0), 0.5)];
+        assert_eq!(ranking(SearchMode::Vector).rank(&cands)[0].0, 0);
+        assert_eq!(ranking(SearchMode::Keyword).rank(&cands)[0].0, 1);
+    }
+
+    #[test]
+    fn importance_lifts_an_otherwise_equal_candidate() {
+        let cands = [f(Some(0.5), None, 0.5), f(Some(0.5), None, 1.0)];
+        let ranked = ranking(SearchMode::Vector).rank(&cands);
+        assert_eq!(ranked[0].0, 1);
+        assert!((ranked[0].1 - ranked[1].1 - 0.1).abs() < 1e-6);
+    }
+
+    #[test]
+    fn recency_prefers_the_newer_memory_and_halves_per_half_life() {
+        let mut r = ranking(SearchMode::Vector);
+        r.recency_weight = 1.0;
+        let mut old = f(Some(0.5), None, 0.5);
+        old.occurred_at = r.now - Duration::days(30);
+        let mut new = old;
+        new.occurred_at = r.now;
+        let ranked = r.rank(&[old, new]);
+        assert_eq!(ranked[0].0, 1);
+        assert!((ranked[0].1 - 1.5).abs() < 1e-3 && (ranked[1].1 - 1.0).abs() < 1e-3);
+    }
+}

@@ -1,0 +1,81 @@
+//! Reading and writing the little-endian files the in-memory indexes are
+//! saved to. Every read is checked, so a truncated or corrupt file is an
+//! error naming what is wrong, never a panic or a huge allocation.
+
+use std::io::{self, Write};
+
+/// Writes `s` as its length (u32) and bytes, as [`Reader::string`] reads it.
+pub fn write_str(w: &mut impl Write, s: &str) -> io::Result<()> {
+    w.write_all(&(s.len() as u32).to_le_bytes())?;
+    w.write_all(s.as_bytes())
+}
+
+pub struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { bytes }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        if self.bytes.len() < n {
+            return Err("the file ends early".into());
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        Ok(self.take(N)?.try_into().unwrap_or([0; N]))
+    }
+
+    pub fn u16(&mut self) -> Result<u16, String> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+
+    pub fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    pub fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    /// A count that the rest of the file must be able to hold, so a corrupt
+    /// length cannot make us allocate gigabytes.
+    pub fn count(&mut self, min_item_bytes: usize) -> Result<usize, String> {
+        let n = self.u64()? as usize;
+        if n.saturating_mul(min_item_bytes) > self.bytes.len() {
+            return Err(format!("a count of {n} does not fit the file"));
+        }
+        Ok(n)
+    }
+
+    pub fn i64(&mut self) -> Result<i64, String> {
+        Ok(i64::from_le_bytes(self.array()?))
+    }
+
+    pub fn f32(&mut self) -> Result<f32, String> {
+        Ok(f32::from_le_bytes(self.array()?))
+    }
+
+    /// A UTF-8 string written by [`write_str`].
+    pub fn string(&mut self) -> Result<String, String> {
+        let len = self.u32()? as usize;
+        std::str::from_utf8(self.take(len)?)
+            .map(str::to_string)
+            .map_err(|_| "a string is not UTF-8".to_string())
+    }
+}

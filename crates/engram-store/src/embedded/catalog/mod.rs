@@ -1,0 +1,89 @@
+//! Per-tenant catalogs (see [`table`]): in memory, saved to
+//! `DATA_DIR/catalog/<tenant seq>.facts` with the other indexes and
+//! brought up to date from the log after a crash (see [`super::indexes`]).
+
+mod codec;
+mod payload;
+mod table;
+
+use std::path::Path;
+
+use engram_core::{Filter, Memory, Result};
+
+use table::Catalog;
+
+use super::per_tenant::PerTenant;
+
+pub struct Catalogs {
+    tenants: PerTenant<Catalog>,
+}
+
+impl Catalogs {
+    pub fn new(dir: &Path) -> Result<Catalogs> {
+        Ok(Catalogs {
+            tenants: PerTenant::new(dir, "facts", Box::new(|| Ok(Catalog::default())))?,
+        })
+    }
+
+    /// Loads the tenant's saved catalog; false when there is none to load.
+    pub fn load(&self, seq: i64) -> Result<bool> {
+        self.tenants.load_file(seq, |bytes| {
+            codec::decode(bytes).map_err(|e| format!("catalog: {e}"))
+        })
+    }
+
+    pub fn upsert(&self, seq: i64, rows: &[(i64, &Memory)]) -> Result<()> {
+        let catalog = self.tenants.get(seq)?;
+        let mut catalog = catalog.write().unwrap_or_else(|e| e.into_inner());
+        for (rowid, m) in rows {
+            catalog.upsert(*rowid, m);
+        }
+        self.tenants.mark_dirty(seq);
+        Ok(())
+    }
+
+    pub fn remove(&self, seq: i64, rowid: i64) -> Result<()> {
+        let catalog = self.tenants.get(seq)?;
+        if catalog
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(rowid)
+        {
+            self.tenants.mark_dirty(seq);
+        }
+        Ok(())
+    }
+
+    /// The tenant's rows that pass `filter`, ascending.
+    pub fn allowed(&self, seq: i64, filter: &Filter) -> Result<Vec<i64>> {
+        let catalog = self.tenants.get(seq)?;
+        let catalog = catalog.read().unwrap_or_else(|e| e.into_inner());
+        Ok(catalog.allowed(filter))
+    }
+
+    /// Each row's importance and time (microseconds), `None` for a row not
+    /// catalogued (deleted since it was found).
+    pub fn ranking_facts(&self, seq: i64, rows: &[i64]) -> Result<Vec<Option<(f32, i64)>>> {
+        let catalog = self.tenants.get(seq)?;
+        let catalog = catalog.read().unwrap_or_else(|e| e.into_inner());
+        Ok(rows
+            .iter()
+            .map(|r| catalog.facts(*r).map(|f| (f.importance, f.occurred_at)))
+            .collect())
+    }
+
+    /// The memories at `rows`, in order; `None` for a row not catalogued.
+    pub fn memories(&self, seq: i64, rows: &[i64]) -> Result<Vec<Option<Memory>>> {
+        let catalog = self.tenants.get(seq)?;
+        let catalog = catalog.read().unwrap_or_else(|e| e.into_inner());
+        Ok(rows.iter().map(|r| catalog.memory(*r)).collect())
+    }
+
+    pub fn drop_tenant(&self, seq: i64) {
+        self.tenants.drop_tenant(seq);
+    }
+
+    pub fn save(&self) -> Result<()> {
+        self.tenants.save_encoded(codec::encode)
+    }
+}

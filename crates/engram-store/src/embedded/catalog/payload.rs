@@ -1,0 +1,63 @@
+//! The rest of a memory, kept beside its facts so a search builds its
+//! results without reading a row: id, content, role, metadata and the
+//! write times, packed into one allocation per memory.
+
+use serde_json::{Map, Value};
+
+use crate::embedded::binary::{Reader, write_str};
+use engram_core::Memory;
+
+/// The fields of a memory that are not facts.
+pub struct Rest {
+    pub id: String,
+    pub content: String,
+    pub role: Option<String>,
+    pub metadata: Map<String, Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub fn pack(m: &Memory) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(m.id.len() + m.content.len() + 40);
+    let metadata = if m.metadata.is_empty() {
+        String::new()
+    } else {
+        Value::Object(m.metadata.clone()).to_string()
+    };
+    // Writing to a Vec cannot fail.
+    for s in [
+        &m.id,
+        &m.content,
+        m.role.as_deref().unwrap_or(""),
+        &metadata,
+    ] {
+        let _ = write_str(&mut out, s);
+    }
+    out.push(u8::from(m.role.is_some()));
+    out.extend_from_slice(&m.created_at.timestamp_micros().to_le_bytes());
+    out.extend_from_slice(&m.updated_at.timestamp_micros().to_le_bytes());
+    out.into_boxed_slice()
+}
+
+pub fn unpack(bytes: &[u8]) -> Result<Rest, String> {
+    let mut r = Reader::new(bytes);
+    let (id, content, role, metadata) = (r.string()?, r.string()?, r.string()?, r.string()?);
+    let has_role = r.take(1)?[0] != 0;
+    let (created_at, updated_at) = (r.i64()?, r.i64()?);
+    if !r.is_empty() {
+        return Err("trailing bytes after a memory".into());
+    }
+    let metadata = if metadata.is_empty() {
+        Map::new()
+    } else {
+        serde_json::from_str(&metadata).map_err(|e| format!("metadata: {e}"))?
+    };
+    Ok(Rest {
+        id,
+        content,
+        role: has_role.then_some(role),
+        metadata,
+        created_at,
+        updated_at,
+    })
+}
