@@ -272,3 +272,41 @@ async fn ranking_from_memory_matches_ranking_the_rows_within_one_tenant() {
         .unwrap();
     assert!(missing.ranked.is_empty());
 }
+
+/// The graph serves a bounded number of searches at once; many concurrent
+/// requests must queue for it, not fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn many_concurrent_searches_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    store.bind_embedding_space("test", DIM).await.unwrap();
+    let mut rng = StdRng::seed_from_u64(11);
+    let a = tenant(&store, "a").await;
+    let records: Vec<Record> = (0..20000).map(|i| record(&mut rng, i)).collect();
+    store.insert(&a, records, None).await.unwrap();
+    let searches = (0..256).map(|_| {
+        let (store, a) = (store.clone(), a.clone());
+        let (terms, vector) = (vec!["coffee".to_string()], unit(&mut rng));
+        tokio::spawn(async move {
+            let ranking = ranking(0);
+            store
+                .retrieve(
+                    &a,
+                    &Retrieval {
+                        terms: &terms,
+                        vector: Some(&vector),
+                        filter: &Filter::default(),
+                        limit: 50,
+                        ranking: &ranking,
+                        keep: 10,
+                    },
+                )
+                .await
+        })
+    });
+    let searches: Vec<_> = searches.collect();
+    for s in searches {
+        let found = s.await.unwrap().unwrap();
+        assert_eq!(found.ranked.len(), 10);
+    }
+}

@@ -73,9 +73,12 @@ impl<'a> Reader<'a> {
 
     /// A UTF-8 string written by [`write_str`].
     pub fn string(&mut self) -> Result<String, String> {
+        self.str().map(str::to_string)
+    }
+
+    /// A string written by [`write_str`], borrowed from the input.
+    pub fn str(&mut self) -> Result<&'a str, String> {
         let len = self.u32()? as usize;
-        std::str::from_utf8(self.take(len)?)
-            .map(str::to_string)
-            .map_err(|_| "a string is not UTF-8".to_string())
+        std::str::from_utf8(self.take(len)?).map_err(|_| "a string is not UTF-8".to_string())
     }
 }

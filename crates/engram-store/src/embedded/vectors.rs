@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::{Condvar, Mutex};
 
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
@@ -22,9 +23,42 @@ const CONNECTIVITY: usize = 16;
 const EXPANSION_ADD: usize = 128;
 const EXPANSION_SEARCH: usize = 384;
 
+/// Searches one graph serves at once. usearch gives each concurrent
+/// search one of the thread contexts reserved with the capacity and fails a
+/// search that finds none free, so searches beyond this many wait for a
+/// turn (see [`Turns`]) and every graph reserves at least this many.
+const CONCURRENT_SEARCHES: usize = 4;
+
 pub struct VectorIndexes {
     dimension: usize,
     tenants: PerTenant<Index>,
+    turns: Turns,
+}
+
+/// A counting semaphore over [`CONCURRENT_SEARCHES`] turns.
+struct Turns {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+struct Turn<'a>(&'a Turns);
+
+impl Turns {
+    fn take(&self) -> Turn<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        while *free == 0 {
+            free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+        }
+        *free -= 1;
+        Turn(self)
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.0.freed.notify_one();
+    }
 }
 
 fn index_err(e: impl std::fmt::Display) -> Error {
@@ -69,11 +103,21 @@ fn insert_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// Thread contexts a graph reserves: enough for an insert batch and for
+/// the searches allowed at once.
+fn contexts() -> usize {
+    insert_threads().max(CONCURRENT_SEARCHES)
+}
+
 impl VectorIndexes {
     pub fn new(dir: &Path, dimension: usize) -> Result<VectorIndexes> {
         Ok(VectorIndexes {
             dimension,
             tenants: PerTenant::new(dir, "usearch", Box::new(move || new_index(dimension)))?,
+            turns: Turns {
+                free: Mutex::new(CONCURRENT_SEARCHES),
+                freed: Condvar::new(),
+            },
         })
     }
 
@@ -95,6 +139,9 @@ impl VectorIndexes {
                 .change_metric_kind(MetricKind::IP)
                 .map_err(index_err)?;
         }
+        index
+            .reserve_capacity_and_threads(index.capacity().max(index.size()), contexts())
+            .map_err(index_err)?;
         if index.dimensions() != self.dimension {
             return Err(index_err(format!(
                 "{} holds {}-dimensional vectors, the store {}",
@@ -116,7 +163,10 @@ impl VectorIndexes {
         let needed = index.size() + rows.len();
         if needed > index.capacity() {
             index
-                .reserve_capacity_and_threads((index.capacity() * 2).max(needed).max(1024), threads)
+                .reserve_capacity_and_threads(
+                    (index.capacity() * 2).max(needed).max(1024),
+                    contexts(),
+                )
                 .map_err(index_err)?;
         }
         for (rowid, _) in rows {
@@ -171,6 +221,7 @@ impl VectorIndexes {
         limit: usize,
         allowed: Option<&HashSet<u64>>,
     ) -> Result<Vec<(i64, f32)>> {
+        let _turn = self.turns.take();
         let index = self.tenants.get(seq)?;
         let index = index.read().unwrap_or_else(|e| e.into_inner());
         if index.size() == 0 {
@@ -227,6 +278,7 @@ impl VectorIndexes {
         rows: &[i64],
         mut f: impl FnMut(&[f32]) -> T,
     ) -> Result<Vec<Option<T>>> {
+        let _turn = self.turns.take();
         let index = self.tenants.get(seq)?;
         let index = index.read().unwrap_or_else(|e| e.into_inner());
         let mut v = vec![0f32; self.dimension];

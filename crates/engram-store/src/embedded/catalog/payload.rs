@@ -40,24 +40,50 @@ pub fn pack(m: &Memory) -> Box<[u8]> {
 }
 
 pub fn unpack(bytes: &[u8]) -> Result<Rest, String> {
+    let (id, content, role, metadata, created_at, updated_at) = fields(bytes)?;
+    let metadata = if metadata.is_empty() {
+        Map::new()
+    } else {
+        serde_json::from_str(metadata).map_err(|e| format!("metadata: {e}"))?
+    };
+    Ok(Rest {
+        id: id.to_string(),
+        content: content.to_string(),
+        role: role.map(str::to_string),
+        metadata,
+        created_at,
+        updated_at,
+    })
+}
+
+/// Checks that `bytes` unpack, without building the memory: loading a
+/// million memories checks each one, and allocating each would double the
+/// time to reopen.
+pub fn check(bytes: &[u8]) -> Result<(), String> {
+    let (.., metadata, _, _) = fields(bytes)?;
+    if !metadata.is_empty() {
+        serde_json::from_str::<serde::de::IgnoredAny>(metadata)
+            .map_err(|e| format!("metadata: {e}"))?;
+    }
+    Ok(())
+}
+
+type Fields<'a> = (&'a str, &'a str, Option<&'a str>, &'a str, i64, i64);
+
+fn fields(bytes: &[u8]) -> Result<Fields<'_>, String> {
     let mut r = Reader::new(bytes);
-    let (id, content, role, metadata) = (r.string()?, r.string()?, r.string()?, r.string()?);
+    let (id, content, role, metadata) = (r.str()?, r.str()?, r.str()?, r.str()?);
     let has_role = r.take(1)?[0] != 0;
     let (created_at, updated_at) = (r.i64()?, r.i64()?);
     if !r.is_empty() {
         return Err("trailing bytes after a memory".into());
     }
-    let metadata = if metadata.is_empty() {
-        Map::new()
-    } else {
-        serde_json::from_str(&metadata).map_err(|e| format!("metadata: {e}"))?
-    };
-    Ok(Rest {
+    Ok((
         id,
         content,
-        role: has_role.then_some(role),
+        has_role.then_some(role),
         metadata,
         created_at,
         updated_at,
-    })
+    ))
 }

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use engram_core::{Filter, Kind, Memory};
 
-use super::payload::{pack, unpack};
+use super::payload::{check, pack, unpack};
 use crate::embedded::rows::time;
 
 /// The value of a field a memory does not have (no user, agent or session).
@@ -44,18 +44,31 @@ enum Field {
 impl Facts {
     /// The posting lists the row belongs in, each once.
     fn keys(&self) -> Vec<(Field, u32)> {
-        let mut labels: Vec<u32> = self.labels.to_vec();
-        labels.sort_unstable();
-        labels.dedup();
-        [
+        let mut keys = Vec::with_capacity(3 + self.labels.len());
+        self.each_key(|k| keys.push(k));
+        keys
+    }
+
+    /// [`Facts::keys`] without collecting them: rebuilding the lists of a
+    /// million rows on load does no allocation per row.
+    fn each_key(&self, mut f: impl FnMut((Field, u32))) {
+        for key in [
             (Field::User, self.user),
             (Field::Agent, self.agent),
             (Field::Session, self.session),
-        ]
-        .into_iter()
-        .filter(|(_, v)| *v != NONE)
-        .chain(labels.into_iter().map(|l| (Field::Label, l)))
-        .collect()
+        ] {
+            if key.1 != NONE {
+                f(key);
+            }
+        }
+        if self.labels.len() <= 1 {
+            self.labels.iter().for_each(|l| f((Field::Label, *l)));
+        } else {
+            let mut labels = self.labels.to_vec();
+            labels.sort_unstable();
+            labels.dedup();
+            labels.into_iter().for_each(|l| f((Field::Label, l)));
+        }
     }
 }
 
@@ -182,9 +195,8 @@ impl Catalog {
         let mut rows: Vec<i64> = self.facts.keys().copied().collect();
         rows.sort_unstable();
         for rowid in rows {
-            for key in self.facts[&rowid].keys() {
-                self.postings.entry(key).or_default().push(rowid);
-            }
+            let postings = &mut self.postings;
+            self.facts[&rowid].each_key(|key| postings.entry(key).or_default().push(rowid));
         }
         self.stale = 0;
     }
@@ -289,7 +301,7 @@ impl Catalog {
             {
                 return Err(format!("row {rowid} names a value the file does not hold"));
             }
-            unpack(&f.rest).map_err(|e| format!("row {rowid}: {e}"))?;
+            check(&f.rest).map_err(|e| format!("row {rowid}: {e}"))?;
             if facts.insert(rowid, f).is_some() {
                 return Err(format!("row {rowid} is listed twice"));
             }
