@@ -67,6 +67,15 @@ impl Ranking {
         )
     }
 
+    /// The best `keep` of [`Ranking::rank`]'s order, and whether any
+    /// candidate was left out.
+    pub fn best(&self, candidates: &[Features], keep: usize) -> (Vec<(usize, f32)>, bool) {
+        let mut order = self.rank(candidates);
+        let more = order.len() > keep;
+        order.truncate(keep);
+        (order, more)
+    }
+
     /// Importance and recency, on the scale of fused scores.
     fn boost(&self, c: &Features) -> f32 {
         let mut b = self.importance_weight * (c.importance - DEFAULT_IMPORTANCE);

@@ -97,29 +97,10 @@ pub struct Retrieved {
     pub more: bool,
 }
 
-impl Retrieved {
-    /// The best `keep` of `candidates` by `ranking`, given each one's
-    /// features in the same order.
-    fn best(
-        ranking: &Ranking,
-        features: &[Features],
-        candidates: Vec<Record>,
-        keep: usize,
-    ) -> Retrieved {
-        let order = ranking.rank(features);
-        let more = order.len() > keep;
-        let mut slots: Vec<Option<Record>> = candidates.into_iter().map(Some).collect();
-        let ranked = order
-            .into_iter()
-            .take(keep)
-            .filter_map(|(i, score)| {
-                Some(Ranked {
-                    record: slots[i].take()?,
-                    score,
-                })
-            })
-            .collect();
-        Retrieved { ranked, more }
+impl Retrieval<'_> {
+    /// Nothing to retrieve: no retriever to run, or no record wanted.
+    pub fn asks_nothing(&self) -> bool {
+        self.keep == 0 || (self.terms.is_empty() && self.vector.is_none())
     }
 }
 
@@ -261,7 +242,7 @@ pub async fn retrieve_separately<S: Store + ?Sized>(
     tenant_id: &str,
     q: &Retrieval<'_>,
 ) -> Result<Retrieved> {
-    if q.keep == 0 || (q.terms.is_empty() && q.vector.is_none()) {
+    if q.asks_nothing() {
         return Ok(Retrieved::default());
     }
     let lexical = async {
@@ -303,5 +284,16 @@ pub async fn retrieve_separately<S: Store + ?Sized>(
             occurred_at: r.memory.occurred_at,
         })
         .collect();
-    Ok(Retrieved::best(q.ranking, &features, records, q.keep))
+    let (best, more) = q.ranking.best(&features, q.keep);
+    let mut slots: Vec<Option<Record>> = records.into_iter().map(Some).collect();
+    let ranked = best
+        .into_iter()
+        .filter_map(|(i, score)| {
+            Some(Ranked {
+                record: slots[i].take()?,
+                score,
+            })
+        })
+        .collect();
+    Ok(Retrieved { ranked, more })
 }

@@ -809,7 +809,7 @@ impl Store for EmbeddedStore {
     /// search reads no row from SQLite, whose pages a large store cannot
     /// keep cached (docs/BENCHMARKS.md, *Speed at scale*).
     async fn retrieve(&self, tenant_id: &str, q: &Retrieval<'_>) -> Result<Retrieved> {
-        if q.keep == 0 || (q.terms.is_empty() && q.vector.is_none()) {
+        if q.asks_nothing() {
             return Ok(Retrieved::default());
         }
         let query = Query {
@@ -872,13 +872,8 @@ impl Inner {
             })?
         };
         let (rows, features) = candidates(indexes, seq, q.vector.as_deref(), &lexical, &dense)?;
-        let order = q.ranking.rank(&features);
-        let more = order.len() > q.keep;
-        let winners: Vec<(i64, f32)> = order
-            .into_iter()
-            .take(q.keep)
-            .map(|(i, score)| (rows[i], score))
-            .collect();
+        let (best, more) = q.ranking.best(&features, q.keep);
+        let winners: Vec<(i64, f32)> = best.into_iter().map(|(i, s)| (rows[i], s)).collect();
         let rows: Vec<i64> = winners.iter().map(|(r, _)| *r).collect();
         let memories = indexes.catalog.memories(seq, &rows)?;
         let vectors = indexes.vectors.vectors(seq, &rows)?;

@@ -52,7 +52,7 @@ impl<T> PerTenant<T> {
     }
 
     /// The tenant's index, created empty if it has none yet.
-    pub fn get(&self, seq: i64) -> Result<Arc<RwLock<T>>> {
+    fn get(&self, seq: i64) -> Result<Arc<RwLock<T>>> {
         if let Some(i) = self
             .tenants
             .read()
@@ -69,7 +69,25 @@ impl<T> PerTenant<T> {
             .clone())
     }
 
-    pub fn mark_dirty(&self, seq: i64) {
+    /// `f` over the tenant's index, read-locked.
+    pub fn read<R>(&self, seq: i64, f: impl FnOnce(&T) -> R) -> Result<R> {
+        let index = self.get(seq)?;
+        let index = index.read().unwrap_or_else(|e| e.into_inner());
+        Ok(f(&index))
+    }
+
+    /// `f` over the tenant's index, write-locked; the index is saved next
+    /// time when `f` says it changed it.
+    pub fn change(&self, seq: i64, f: impl FnOnce(&mut T) -> Result<bool>) -> Result<()> {
+        let index = self.get(seq)?;
+        let mut index = index.write().unwrap_or_else(|e| e.into_inner());
+        if f(&mut index)? {
+            self.mark_dirty(seq);
+        }
+        Ok(())
+    }
+
+    fn mark_dirty(&self, seq: i64) {
         self.dirty
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -157,55 +157,55 @@ impl VectorIndexes {
     /// Inserts or replaces vectors, several threads at a time: graph
     /// insertion is the costliest part of a write.
     pub fn upsert(&self, seq: i64, rows: &[(i64, &[f32])]) -> Result<()> {
-        let index = self.tenants.get(seq)?;
-        let index = index.write().unwrap_or_else(|e| e.into_inner());
-        let threads = insert_threads();
-        let needed = index.size() + rows.len();
-        if needed > index.capacity() {
-            index
-                .reserve_capacity_and_threads(
-                    (index.capacity() * 2).max(needed).max(1024),
-                    contexts(),
-                )
-                .map_err(index_err)?;
-        }
-        for (rowid, _) in rows {
-            let key = *rowid as u64;
-            if index.contains(key) {
-                index.remove(key).map_err(index_err)?;
-            }
-        }
-        let chunk = rows.len().div_ceil(threads).max(1);
-        std::thread::scope(|s| {
+        self.tenants.change(seq, |index| {
             let index = &*index;
-            let workers: Vec<_> = rows
-                .chunks(chunk)
-                .map(|part| {
-                    s.spawn(move || -> Result<()> {
-                        for (rowid, v) in part {
-                            index.add(*rowid as u64, &unit(v)).map_err(index_err)?;
-                        }
-                        Ok(())
+            let threads = insert_threads();
+            let needed = index.size() + rows.len();
+            if needed > index.capacity() {
+                index
+                    .reserve_capacity_and_threads(
+                        (index.capacity() * 2).max(needed).max(1024),
+                        contexts(),
+                    )
+                    .map_err(index_err)?;
+            }
+            for (rowid, _) in rows {
+                let key = *rowid as u64;
+                if index.contains(key) {
+                    index.remove(key).map_err(index_err)?;
+                }
+            }
+            let chunk = rows.len().div_ceil(threads).max(1);
+            std::thread::scope(|s| {
+                let workers: Vec<_> = rows
+                    .chunks(chunk)
+                    .map(|part| {
+                        s.spawn(move || -> Result<()> {
+                            for (rowid, v) in part {
+                                index.add(*rowid as u64, &unit(v)).map_err(index_err)?;
+                            }
+                            Ok(())
+                        })
                     })
+                    .collect();
+                workers.into_iter().try_for_each(|w| {
+                    w.join()
+                        .map_err(|_| index_err("an insert thread panicked"))?
                 })
-                .collect();
-            workers.into_iter().try_for_each(|w| {
-                w.join()
-                    .map_err(|_| index_err("an insert thread panicked"))?
-            })
-        })?;
-        self.tenants.mark_dirty(seq);
-        Ok(())
+            })?;
+            Ok(true)
+        })
     }
 
     pub fn remove(&self, seq: i64, rowid: i64) -> Result<()> {
-        let index = self.tenants.get(seq)?;
-        let index = index.write().unwrap_or_else(|e| e.into_inner());
-        if index.contains(rowid as u64) {
-            index.remove(rowid as u64).map_err(index_err)?;
-            self.tenants.mark_dirty(seq);
-        }
-        Ok(())
+        self.tenants.change(seq, |index| {
+            let key = rowid as u64;
+            if !index.contains(key) {
+                return Ok(false);
+            }
+            index.remove(key).map_err(index_err)?;
+            Ok(true)
+        })
     }
 
     pub fn drop_tenant(&self, seq: i64) {
@@ -222,24 +222,24 @@ impl VectorIndexes {
         allowed: Option<&HashSet<u64>>,
     ) -> Result<Vec<(i64, f32)>> {
         let _turn = self.turns.take();
-        let index = self.tenants.get(seq)?;
-        let index = index.read().unwrap_or_else(|e| e.into_inner());
-        if index.size() == 0 {
-            return Ok(Vec::new());
-        }
         let query = unit(query);
-        let matches = match allowed {
-            Some(set) => index
-                .filtered_search(&query, limit, |k| set.contains(&k))
-                .map_err(index_err)?,
-            None => index.search(&query, limit).map_err(index_err)?,
-        };
-        Ok(matches
-            .keys
-            .iter()
-            .zip(&matches.distances)
-            .map(|(k, d)| (*k as i64, 1.0 - d))
-            .collect())
+        self.tenants.read(seq, |index| {
+            if index.size() == 0 {
+                return Ok(Vec::new());
+            }
+            let matches = match allowed {
+                Some(set) => index
+                    .filtered_search(&query, limit, |k| set.contains(&k))
+                    .map_err(index_err)?,
+                None => index.search(&query, limit).map_err(index_err)?,
+            };
+            Ok(matches
+                .keys
+                .iter()
+                .zip(&matches.distances)
+                .map(|(k, d)| (*k as i64, 1.0 - d))
+                .collect())
+        })?
     }
 
     /// Exact cosine ranking of the given rows, from the vectors held in the
@@ -279,15 +279,15 @@ impl VectorIndexes {
         mut f: impl FnMut(&[f32]) -> T,
     ) -> Result<Vec<Option<T>>> {
         let _turn = self.turns.take();
-        let index = self.tenants.get(seq)?;
-        let index = index.read().unwrap_or_else(|e| e.into_inner());
         let mut v = vec![0f32; self.dimension];
-        rows.iter()
-            .map(|&rowid| {
-                let found = index.get(rowid as u64, &mut v).map_err(index_err)? > 0;
-                Ok(found.then(|| f(&v)))
-            })
-            .collect()
+        self.tenants.read(seq, |index| {
+            rows.iter()
+                .map(|&rowid| {
+                    let found = index.get(rowid as u64, &mut v).map_err(index_err)? > 0;
+                    Ok(found.then(|| f(&v)))
+                })
+                .collect()
+        })?
     }
 
     /// Saves the indexes changed since the last save.

@@ -33,50 +33,39 @@ impl Catalogs {
     }
 
     pub fn upsert(&self, seq: i64, rows: &[(i64, &Memory)]) -> Result<()> {
-        let catalog = self.tenants.get(seq)?;
-        let mut catalog = catalog.write().unwrap_or_else(|e| e.into_inner());
-        for (rowid, m) in rows {
-            catalog.upsert(*rowid, m);
-        }
-        self.tenants.mark_dirty(seq);
-        Ok(())
+        self.tenants.change(seq, |catalog| {
+            for (rowid, m) in rows {
+                catalog.upsert(*rowid, m);
+            }
+            Ok(true)
+        })
     }
 
     pub fn remove(&self, seq: i64, rowid: i64) -> Result<()> {
-        let catalog = self.tenants.get(seq)?;
-        if catalog
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(rowid)
-        {
-            self.tenants.mark_dirty(seq);
-        }
-        Ok(())
+        self.tenants
+            .change(seq, |catalog| Ok(catalog.remove(rowid)))
     }
 
     /// The tenant's rows that pass `filter`, ascending.
     pub fn allowed(&self, seq: i64, filter: &Filter) -> Result<Vec<i64>> {
-        let catalog = self.tenants.get(seq)?;
-        let catalog = catalog.read().unwrap_or_else(|e| e.into_inner());
-        Ok(catalog.allowed(filter))
+        self.tenants.read(seq, |catalog| catalog.allowed(filter))
     }
 
     /// Each row's importance and time (microseconds), `None` for a row not
     /// catalogued (deleted since it was found).
     pub fn ranking_facts(&self, seq: i64, rows: &[i64]) -> Result<Vec<Option<(f32, i64)>>> {
-        let catalog = self.tenants.get(seq)?;
-        let catalog = catalog.read().unwrap_or_else(|e| e.into_inner());
-        Ok(rows
-            .iter()
-            .map(|r| catalog.facts(*r).map(|f| (f.importance, f.occurred_at)))
-            .collect())
+        self.tenants.read(seq, |catalog| {
+            rows.iter()
+                .map(|r| catalog.facts(*r).map(|f| (f.importance, f.occurred_at)))
+                .collect()
+        })
     }
 
     /// The memories at `rows`, in order; `None` for a row not catalogued.
     pub fn memories(&self, seq: i64, rows: &[i64]) -> Result<Vec<Option<Memory>>> {
-        let catalog = self.tenants.get(seq)?;
-        let catalog = catalog.read().unwrap_or_else(|e| e.into_inner());
-        Ok(rows.iter().map(|r| catalog.memory(*r)).collect())
+        self.tenants.read(seq, |catalog| {
+            rows.iter().map(|r| catalog.memory(*r)).collect()
+        })
     }
 
     pub fn drop_tenant(&self, seq: i64) {

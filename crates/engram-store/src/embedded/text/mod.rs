@@ -34,25 +34,16 @@ impl TextIndexes {
     }
 
     pub fn upsert(&self, seq: i64, rows: &[(i64, &str)]) -> Result<()> {
-        let index = self.tenants.get(seq)?;
-        let mut index = index.write().unwrap_or_else(|e| e.into_inner());
-        for (rowid, text) in rows {
-            index.upsert(*rowid, text);
-        }
-        self.tenants.mark_dirty(seq);
-        Ok(())
+        self.tenants.change(seq, |index| {
+            for (rowid, text) in rows {
+                index.upsert(*rowid, text);
+            }
+            Ok(true)
+        })
     }
 
     pub fn remove(&self, seq: i64, rowid: i64) -> Result<()> {
-        let index = self.tenants.get(seq)?;
-        if index
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(rowid)
-        {
-            self.tenants.mark_dirty(seq);
-        }
-        Ok(())
+        self.tenants.change(seq, |index| Ok(index.remove(rowid)))
     }
 
     /// The `limit` best `(rowid, BM25 score)` for the query words.
@@ -63,9 +54,8 @@ impl TextIndexes {
         limit: usize,
         within: Within<'_>,
     ) -> Result<Vec<(i64, f32)>> {
-        let index = self.tenants.get(seq)?;
-        let index = index.read().unwrap_or_else(|e| e.into_inner());
-        Ok(index.search(words, limit, within))
+        self.tenants
+            .read(seq, |index| index.search(words, limit, within))
     }
 
     pub fn drop_tenant(&self, seq: i64) {
