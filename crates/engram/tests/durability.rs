@@ -69,8 +69,8 @@ const TOPICS: [&str; 40] = [
 ];
 
 /// Varied everyday sentences for the bulk of the stream: thousands of
-/// near-identical texts would make an adversarial cluster for any HNSW
-/// index, which is a question of recall, not of durability.
+/// near-identical texts would make an adversarial cluster for any
+/// approximate index, which is a question of recall, not of durability.
 fn filler(n: usize) -> String {
     const WHO: [&str; 7] = [
         "Nora",

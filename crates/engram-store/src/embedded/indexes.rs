@@ -17,11 +17,16 @@ use engram_core::{Memory, Result};
 use super::catalog::Catalogs;
 use super::rows::{COLUMNS, record_from_row, sql_err};
 use super::text::TextIndexes;
+use super::threads::joined;
 use super::vectors::VectorIndexes;
 use crate::Record;
 
 /// Rows applied to the indexes per step while rebuilding or replaying.
 const APPLY_BATCH: usize = 1024;
+
+/// Batches of at least this many rows update the indexes in parallel;
+/// below it a thread costs more than it saves.
+const PARALLEL_BATCH: usize = 64;
 
 pub struct Indexes {
     pub vectors: VectorIndexes,
@@ -77,10 +82,18 @@ impl Indexes {
         // Indexes rebuilt from the table already hold every logged change.
         let mut rebuilt = Rebuilt::default();
         for seq in seqs {
+            // The three files are independent; loading them side by side
+            // takes reopening from their sum to about the largest.
+            let (vectors, text, catalog) = std::thread::scope(|s| {
+                let vectors = s.spawn(|| idx.vectors.load(seq));
+                let text = s.spawn(|| idx.text.load(seq));
+                let catalog = idx.catalog.load(seq);
+                (joined(vectors), joined(text), catalog)
+            });
             let need = Which {
-                vectors: !idx.vectors.load(seq)?,
-                text: !idx.text.load(seq)?,
-                catalog: !idx.catalog.load(seq)?,
+                vectors: !vectors?,
+                text: !text?,
+                catalog: !catalog?,
             };
             for (needed, set) in [
                 (need.vectors, &mut rebuilt.vectors),
@@ -115,9 +128,8 @@ impl Indexes {
     /// each logged memory is re-read and either (re)indexed or removed. A
     /// rowid freed by a delete can be reused by another tenant's memory,
     /// so the row is read only if it is still the logging tenant's.
-    /// Indexes just rebuilt are skipped: re-applying their log would remove
-    /// and re-add every vector, leaving a graph of tombstones in which
-    /// searches miss live vectors.
+    /// Indexes just rebuilt are skipped: they already hold every logged
+    /// change, and re-applying the log would only redo the work.
     fn replay(&self, conn: &Connection, rebuilt: &Rebuilt) -> Result<()> {
         let mut stmt = conn
             .prepare(&format!(
@@ -196,26 +208,45 @@ impl Indexes {
         self.catalog.upsert(seq, &[(rowid, m)])
     }
 
+    /// Updates the chosen indexes, each on its own thread for a batch: they
+    /// are independent, and a batch is mostly their work.
     fn index_rows(&self, seq: i64, rows: &[(i64, &Record)], which: Which) -> Result<()> {
-        if which.vectors {
-            let rows: Vec<(i64, &[f32])> = rows
-                .iter()
-                .map(|(r, rec)| (*r, rec.embedding.as_slice()))
-                .collect();
-            self.vectors.upsert(seq, &rows)?;
+        let vectors = || -> Result<()> {
+            if which.vectors {
+                let rows: Vec<(i64, &[f32])> = rows
+                    .iter()
+                    .map(|(r, rec)| (*r, rec.embedding.as_slice()))
+                    .collect();
+                self.vectors.upsert(seq, &rows)?;
+            }
+            Ok(())
+        };
+        let text = || -> Result<()> {
+            if which.text {
+                let rows: Vec<(i64, &str)> = rows
+                    .iter()
+                    .map(|(r, rec)| (*r, rec.memory.content.as_str()))
+                    .collect();
+                self.text.upsert(seq, &rows)?;
+            }
+            Ok(())
+        };
+        let catalog = || -> Result<()> {
+            if which.catalog {
+                let rows: Vec<(i64, &Memory)> =
+                    rows.iter().map(|(r, rec)| (*r, &rec.memory)).collect();
+                self.catalog.upsert(seq, &rows)?;
+            }
+            Ok(())
+        };
+        if rows.len() < PARALLEL_BATCH {
+            return vectors().and_then(|()| text()).and_then(|()| catalog());
         }
-        if which.text {
-            let rows: Vec<(i64, &str)> = rows
-                .iter()
-                .map(|(r, rec)| (*r, rec.memory.content.as_str()))
-                .collect();
-            self.text.upsert(seq, &rows)?;
-        }
-        if which.catalog {
-            let rows: Vec<(i64, &Memory)> = rows.iter().map(|(r, rec)| (*r, &rec.memory)).collect();
-            self.catalog.upsert(seq, &rows)?;
-        }
-        Ok(())
+        std::thread::scope(|s| {
+            let words = s.spawn(|| text().and_then(|()| catalog()));
+            let vectors = vectors();
+            vectors.and(joined(words))
+        })
     }
 
     /// Forgets a row just deleted.

@@ -1,5 +1,5 @@
 //! The embedded single-node store: SQLite (WAL, synchronous commits) for
-//! rows, with per-tenant in-memory BM25 text indexes and usearch HNSW vector
+//! rows, with per-tenant in-memory BM25 text indexes and partitioned vector
 //! indexes derived from them (see [`indexes`]).
 //!
 //! All writes go through one connection under a mutex, which is also what
@@ -13,6 +13,7 @@ mod per_tenant;
 mod rows;
 mod schema;
 pub mod text;
+mod threads;
 mod vectors;
 
 use std::collections::{HashMap, HashSet};
@@ -40,11 +41,6 @@ use rows::{
 };
 use text::Within;
 
-/// Filtered vector searches over at most this many memories are answered
-/// exactly from the vectors held in the index: cheap at this size, and
-/// immune to the recall loss graph search suffers under very selective
-/// filters.
-const EXACT_SEARCH_MAX: usize = 2048;
 const READERS: usize = 4;
 
 pub struct EmbeddedStore {
@@ -796,7 +792,7 @@ impl Store for EmbeddedStore {
         let (tenant_id, filter, query) = (tenant_id.to_string(), filter.clone(), query.to_vec());
         self.run(move |db| {
             let found = db.search_tenant(&tenant_id, &filter, |c, indexes, seq, allowed| {
-                let scored = vector_rows(indexes, seq, &query, allowed, limit)?;
+                let scored = indexes.vectors.search(seq, &query, limit, allowed)?;
                 hits(c, &tenant_id, scored)
             })?;
             Ok(found.unwrap_or_default())
@@ -805,7 +801,7 @@ impl Store for EmbeddedStore {
     }
 
     /// Everything from memory: the filter's rows and the candidates'
-    /// features and records come from the catalog and the graph, so a
+    /// features and records come from the catalog and the vector index, so a
     /// search reads no row from SQLite, whose pages a large store cannot
     /// keep cached (docs/BENCHMARKS.md, *Speed at scale*).
     async fn retrieve(&self, tenant_id: &str, q: &Retrieval<'_>) -> Result<Retrieved> {
@@ -856,7 +852,7 @@ impl Inner {
             }
         };
         let dense = || match q.vector.as_deref() {
-            Some(v) => vector_rows(indexes, seq, v, allowed, q.limit),
+            Some(v) => indexes.vectors.search(seq, v, q.limit, allowed),
             None => Ok(Vec::new()),
         };
         let (lexical, dense) = if q.terms.is_empty() || q.vector.is_none() {
@@ -953,26 +949,6 @@ fn lexical_rows(
 ) -> Result<Vec<(i64, f32)>> {
     let within = allowed.map_or(Within::All, Within::Rows);
     indexes.text.search(seq, terms, limit, within)
-}
-
-/// The nearest rows to `query` among `allowed` (all when `None`).
-fn vector_rows(
-    indexes: &Indexes,
-    seq: i64,
-    query: &[f32],
-    allowed: Option<&[i64]>,
-    limit: usize,
-) -> Result<Vec<(i64, f32)>> {
-    match allowed {
-        None => indexes.vectors.search(seq, query, limit, None),
-        Some(rows) if rows.len() <= EXACT_SEARCH_MAX => {
-            indexes.vectors.exact(seq, query, rows, limit)
-        }
-        Some(rows) => {
-            let set: HashSet<u64> = rows.iter().map(|r| *r as u64).collect();
-            indexes.vectors.search(seq, query, limit, Some(&set))
-        }
-    }
 }
 
 /// The tenant's rows that pass `filter`.

@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -120,12 +120,31 @@ impl<T> PerTenant<T> {
             return Ok(false);
         }
         let bytes = std::fs::read(&path).map_err(|e| io_err("reading", &path, e))?;
-        let index = decode(&bytes).map_err(|e| {
-            Error::Internal(format!(
-                "{}: {e}; delete the file and engram rebuilds it from the database",
-                path.display()
-            ))
-        })?;
+        let index = decode(&bytes).map_err(|e| corrupt(&path, e))?;
+        self.insert(seq, index);
+        Ok(true)
+    }
+
+    /// Loads the tenant's saved file like [`Self::load_file`], but lets
+    /// `decode` read it in pieces (it is told the file's length): a file of
+    /// hundreds of megabytes is then never held twice in memory.
+    pub fn load_stream(
+        &self,
+        seq: i64,
+        decode: impl Fn(&mut dyn Read, u64) -> std::result::Result<T, String>,
+    ) -> Result<bool> {
+        let path = self.path(seq);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io_err("opening", &path, e)),
+        };
+        let len = file
+            .metadata()
+            .map_err(|e| io_err("reading", &path, e))?
+            .len();
+        let index = decode(&mut BufReader::with_capacity(1 << 20, file), len)
+            .map_err(|e| corrupt(&path, e))?;
         self.insert(seq, index);
         Ok(true)
     }
@@ -167,6 +186,15 @@ impl<T> PerTenant<T> {
         }
         Ok(())
     }
+}
+
+/// A file that does not decode, with how to recover: the indexes are
+/// derived data, rebuilt from the database.
+fn corrupt(path: &Path, e: String) -> Error {
+    Error::Internal(format!(
+        "{}: {e}; delete the file and engram rebuilds it from the database",
+        path.display()
+    ))
 }
 
 fn sync(path: &Path) -> Result<()> {

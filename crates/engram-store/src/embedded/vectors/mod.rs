@@ -1,0 +1,142 @@
+//! Per-tenant vector indexes over the embeddings kept in SQLite.
+//!
+//! An index is a cache of the `embedding` column, saved to
+//! `DATA_DIR/vectors/<tenant seq>.ivf` from time to time and brought up to
+//! date from the log after a crash (see [`super::indexes`]).
+
+mod codec;
+mod partitions;
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::path::Path;
+
+use engram_core::Result;
+use engram_core::fusion::{cosine, normalize};
+
+use super::per_tenant::PerTenant;
+use partitions::{Partitions, SCAN_MIN, to_single};
+
+/// Filtered searches over at most this many memories are answered exactly
+/// from the vectors held in the index: cheap at this size, and immune to
+/// the recall a partition probe loses under a very selective filter.
+const EXACT_SEARCH_MAX: usize = 2048;
+
+pub struct VectorIndexes {
+    dimension: usize,
+    tenants: PerTenant<Partitions>,
+}
+
+/// `v` at unit length, as inner-product search needs. The engine
+/// normalises every vector it stores or searches with, so this only checks
+/// and copies nothing for those; it guards other callers of the store.
+fn unit(v: &[f32]) -> Cow<'_, [f32]> {
+    let norm2: f32 = v.iter().map(|x| x * x).sum();
+    if (norm2 - 1.0).abs() <= 1e-4 {
+        return Cow::Borrowed(v);
+    }
+    let mut v = v.to_vec();
+    normalize(&mut v);
+    Cow::Owned(v)
+}
+
+/// Threads that place one batch of vectors together.
+fn insert_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Whether comparing the query with each allowed row costs less than
+/// probing the partitions until enough allowed rows were met: a probe
+/// meets `allowed / size` of them per vector it scans.
+fn exact_is_cheaper(allowed: usize, size: usize) -> bool {
+    allowed <= EXACT_SEARCH_MAX || allowed.saturating_mul(allowed) <= size.saturating_mul(SCAN_MIN)
+}
+
+impl VectorIndexes {
+    pub fn new(dir: &Path, dimension: usize) -> Result<VectorIndexes> {
+        Ok(VectorIndexes {
+            dimension,
+            tenants: PerTenant::new(dir, "ivf", Box::new(move || Ok(Partitions::new(dimension))))?,
+        })
+    }
+
+    /// Loads the tenant's saved index; false when there is none to load.
+    /// A graph file from before the partitioned index is deleted: the
+    /// index is rebuilt from the database instead.
+    pub fn load(&self, seq: i64) -> Result<bool> {
+        let _ = std::fs::remove_file(self.tenants.path(seq).with_extension("usearch"));
+        let dimension = self.dimension;
+        self.tenants.load_stream(seq, |input, len| {
+            codec::decode(input, len, dimension).map_err(|e| format!("vector index: {e}"))
+        })
+    }
+
+    /// Inserts or replaces vectors.
+    pub fn upsert(&self, seq: i64, rows: &[(i64, &[f32])]) -> Result<()> {
+        let rows: Vec<(i64, Cow<'_, [f32]>)> = rows.iter().map(|(r, v)| (*r, unit(v))).collect();
+        let rows: Vec<(i64, &[f32])> = rows.iter().map(|(r, v)| (*r, v.as_ref())).collect();
+        self.tenants.change(seq, |index| {
+            index.insert(&rows, insert_threads());
+            Ok(!rows.is_empty())
+        })
+    }
+
+    pub fn remove(&self, seq: i64, rowid: i64) -> Result<()> {
+        self.tenants.change(seq, |index| Ok(index.remove(rowid)))
+    }
+
+    pub fn drop_tenant(&self, seq: i64) {
+        self.tenants.drop_tenant(seq);
+    }
+
+    /// The nearest rows to `query` as `(rowid, cosine similarity)`, best
+    /// first, among `allowed` when given.
+    pub fn search(
+        &self,
+        seq: i64,
+        query: &[f32],
+        limit: usize,
+        allowed: Option<&[i64]>,
+    ) -> Result<Vec<(i64, f32)>> {
+        let query = unit(query);
+        self.tenants.read(seq, |index| match allowed {
+            None => index.search(&query, limit, None),
+            Some(rows) if exact_is_cheaper(rows.len(), index.len()) => {
+                index.exact(&query, rows, limit)
+            }
+            Some(rows) => {
+                let set: HashSet<i64> = rows.iter().copied().collect();
+                index.search(&query, limit, Some(&set))
+            }
+        })
+    }
+
+    /// Each row's cosine similarity to `query`, from the vectors held in the
+    /// index; `None` for a row the index does not hold.
+    pub fn similarities(&self, seq: i64, query: &[f32], rows: &[i64]) -> Result<Vec<Option<f32>>> {
+        self.each_vector(seq, rows, |v| cosine(query, v))
+    }
+
+    /// The vectors held for `rows`, at the index's precision.
+    pub fn vectors(&self, seq: i64, rows: &[i64]) -> Result<Vec<Option<Vec<f32>>>> {
+        self.each_vector(seq, rows, <[f32]>::to_vec)
+    }
+
+    fn each_vector<T>(
+        &self,
+        seq: i64,
+        rows: &[i64],
+        f: impl Fn(&[f32]) -> T,
+    ) -> Result<Vec<Option<T>>> {
+        self.tenants.read(seq, |index| {
+            rows.iter()
+                .map(|&rowid| index.get(rowid).map(|v| f(&to_single(v))))
+                .collect()
+        })
+    }
+
+    /// Saves the indexes changed since the last save.
+    pub fn save(&self) -> Result<()> {
+        self.tenants.save_encoded(codec::encode)
+    }
+}
