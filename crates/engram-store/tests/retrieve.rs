@@ -1,5 +1,6 @@
 //! The embedded store's `retrieve` filters, ranks and builds its results
-//! from memory (its catalog and the vectors in its graph), reading no row.
+//! from memory (its catalog and the vectors in its vector index), reading
+//! no row.
 //! It must agree with `retrieve_separately`, which filters in SQL and ranks
 //! every candidate's row as read, under every kind of filter, after updates
 //! and deletes, and after a reopen; and it must never cross tenants.
@@ -19,7 +20,7 @@ const WORDS: &[&str] = &[
     "coffee", "tea", "paris", "berlin", "meeting", "deadline", "allergy", "peanut", "dog",
     "garden", "budget", "flight",
 ];
-/// Dense scores come from the graph's half-precision vectors on one side
+/// Dense scores come from the index's half-precision vectors on one side
 /// and the rows' full-precision ones on the other.
 const TOLERANCE: f32 = 0.02;
 
@@ -240,6 +241,14 @@ async fn ranking_from_memory_matches_ranking_the_rows_within_one_tenant() {
             .unwrap()
             .count();
         assert_eq!(saved, 2, "one catalog file per tenant");
+        let vectors: Vec<std::path::PathBuf> = std::fs::read_dir(dir.path().join("vectors"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(vectors.len(), 2, "one vector index file per tenant");
+        assert!(vectors.iter().all(|p| p.extension().unwrap() == "ivf"));
+        // A graph file left by a version before the partitioned index.
+        std::fs::write(vectors[0].with_extension("usearch"), b"old graph").unwrap();
         for (i, m) in changed.iter_mut().enumerate() {
             if i % 2 == 0 {
                 m.user_id = Some("user-1".into());
@@ -255,6 +264,11 @@ async fn ranking_from_memory_matches_ranking_the_rows_within_one_tenant() {
     let store = EmbeddedStore::open(dir.path()).unwrap();
     store.bind_embedding_space("test", DIM).await.unwrap();
     agree(&store, &a, &b_ids, &mut rng).await;
+    let old_graphs = std::fs::read_dir(dir.path().join("vectors"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "usearch")
+        .count();
+    assert_eq!(old_graphs, 0, "an old graph file is deleted on open");
 
     let missing = store
         .retrieve(
@@ -273,8 +287,8 @@ async fn ranking_from_memory_matches_ranking_the_rows_within_one_tenant() {
     assert!(missing.ranked.is_empty());
 }
 
-/// The graph serves a bounded number of searches at once; many concurrent
-/// requests must queue for it, not fail.
+/// Many concurrent searches, while the index is read by all of them at
+/// once, must all succeed (usearch's graph once failed some).
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn many_concurrent_searches_all_succeed() {
     let dir = tempfile::tempdir().unwrap();

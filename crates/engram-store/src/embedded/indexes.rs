@@ -1,4 +1,4 @@
-//! The indexes derived from the rows: per-tenant vector graphs, BM25 text
+//! The indexes derived from the rows: per-tenant vector indexes, BM25 text
 //! indexes and catalogs, kept in memory and saved to files.
 //!
 //! SQLite is the source of truth. Every change to a memory is also appended

@@ -14,7 +14,7 @@ mod rows;
 mod schema;
 pub mod text;
 mod threads;
-mod vectors;
+pub mod vectors;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

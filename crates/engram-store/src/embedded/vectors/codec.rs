@@ -137,7 +137,7 @@ mod tests {
         let mut bytes = Vec::new();
         encode(&p, &mut bytes).unwrap();
         let q = decode(&mut bytes.as_slice(), bytes.len() as u64, 8).unwrap();
-        assert_eq!(q.len(), p.len());
+        assert_eq!(q.held(), p.held());
         assert_eq!(
             q.get(300).map(<[f16]>::to_vec),
             p.get(300).map(<[f16]>::to_vec)

@@ -15,7 +15,8 @@ use engram_core::Result;
 use engram_core::fusion::{cosine, normalize};
 
 use super::per_tenant::PerTenant;
-use partitions::{Partitions, SCAN_MIN, to_single};
+pub use partitions::Partitions;
+use partitions::{SCAN_MIN, to_single};
 
 /// Filtered searches over at most this many memories are answered exactly
 /// from the vectors held in the index: cheap at this size, and immune to
@@ -101,7 +102,7 @@ impl VectorIndexes {
         let query = unit(query);
         self.tenants.read(seq, |index| match allowed {
             None => index.search(&query, limit, None),
-            Some(rows) if exact_is_cheaper(rows.len(), index.len()) => {
+            Some(rows) if exact_is_cheaper(rows.len(), index.held()) => {
                 index.exact(&query, rows, limit)
             }
             Some(rows) => {

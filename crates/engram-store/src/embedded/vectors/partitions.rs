@@ -173,7 +173,8 @@ impl Partitions {
         self.dim
     }
 
-    pub fn len(&self) -> usize {
+    /// How many vectors the index holds.
+    pub fn held(&self) -> usize {
         self.at.len()
     }
 
@@ -634,7 +635,7 @@ mod tests {
         }
         assert!(!p.remove(0), "already removed");
         assert_consistent(&p);
-        assert_eq!(p.len(), 4000);
+        assert_eq!(p.held(), 4000);
         assert!(p.get(5).is_none());
         let three = to_single(p.get(3).unwrap());
         assert!(dot32(&three, &vs[4]) > 0.999);
