@@ -66,6 +66,12 @@ impl HttpEmbedder {
             ))
         })?;
         e.dimension = probe[0].len();
+        if e.dimension == 0 {
+            return Err(EmbedError::Setup(format!(
+                "embedding service at {} answered a test request with an empty vector",
+                e.url
+            )));
+        }
         Ok(e)
     }
 
@@ -97,6 +103,27 @@ impl HttpEmbedder {
                 self.url,
                 vectors.len(),
                 texts.len()
+            )));
+        }
+        // After the probe, every vector must have the probed length: a
+        // service that changes it mid-flight would put vectors of another
+        // space into the index.
+        if let Some(bad) = vectors
+            .iter()
+            .find(|v| self.dimension > 0 && v.len() != self.dimension)
+        {
+            return Err(EmbedError::Failed(format!(
+                "{} returned a {}-dimensional embedding where it returned {} before; \
+                 check the model it serves",
+                self.url,
+                bad.len(),
+                self.dimension
+            )));
+        }
+        if vectors.iter().flatten().any(|x| !x.is_finite()) {
+            return Err(EmbedError::Failed(format!(
+                "{} returned an embedding with a non-finite value",
+                self.url
             )));
         }
         Ok(vectors)
@@ -194,22 +221,21 @@ mod tests {
         assert!(parse_response(HttpFlavor::Ollama, &json!({"embeddings": [["a"]]})).is_none());
     }
 
-    /// A real HTTP round trip against a one-shot OpenAI-style server on
-    /// loopback: the request shape, auth header and dimension probe.
-    #[test]
-    fn connects_and_learns_the_dimension() {
+    /// A one-shot OpenAI-style server on loopback answering each request
+    /// with the next of `bodies`; returns its address and the requests seen.
+    fn serve(
+        bodies: Vec<&'static str>,
+    ) -> (std::net::SocketAddr, std::thread::JoinHandle<Vec<String>>) {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             let mut seen = Vec::new();
-            for _ in 0..2 {
+            for body in bodies {
                 let (mut s, _) = listener.accept().unwrap();
                 let mut buf = vec![0u8; 65536];
                 let n = s.read(&mut buf).unwrap();
-                let req = String::from_utf8_lossy(&buf[..n]).to_string();
-                seen.push(req);
-                let body = r#"{"data":[{"index":0,"embedding":[1.0,1.0,1.0,1.0]}]}"#;
+                seen.push(String::from_utf8_lossy(&buf[..n]).to_string());
                 write!(
                     s,
                     "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -219,6 +245,16 @@ mod tests {
             }
             seen
         });
+        (addr, server)
+    }
+
+    const FOUR: &str = r#"{"data":[{"index":0,"embedding":[1.0,1.0,1.0,1.0]}]}"#;
+
+    /// A real HTTP round trip: the request shape, auth header and dimension
+    /// probe.
+    #[test]
+    fn connects_and_learns_the_dimension() {
+        let (addr, server) = serve(vec![FOUR, FOUR]);
         let e = HttpEmbedder::connect(
             HttpFlavor::OpenAi,
             &format!("http://{addr}"),
@@ -237,5 +273,28 @@ mod tests {
                 .contains("authorization: bearer secret")
         );
         assert!(seen[1].contains("q: hello"));
+    }
+
+    /// A vector of another length than the probe's would corrupt the index
+    /// it goes into; an empty probe vector leaves no dimension to check.
+    #[test]
+    fn rejects_vectors_of_another_dimension() {
+        let three = r#"{"data":[{"index":0,"embedding":[1.0,1.0,1.0]}]}"#;
+        let (addr, server) = serve(vec![FOUR, three]);
+        let e = HttpEmbedder::connect(HttpFlavor::OpenAi, &format!("http://{addr}"), "m", None, "")
+            .unwrap();
+        let err = e.embed_query("hello").unwrap_err().to_string();
+        assert!(err.contains("3-dimensional"), "{err}");
+        server.join().unwrap();
+
+        let empty = r#"{"data":[{"index":0,"embedding":[]}]}"#;
+        let (addr, server) = serve(vec![empty]);
+        let err =
+            HttpEmbedder::connect(HttpFlavor::OpenAi, &format!("http://{addr}"), "m", None, "")
+                .err()
+                .unwrap()
+                .to_string();
+        assert!(err.contains("empty vector"), "{err}");
+        server.join().unwrap();
     }
 }

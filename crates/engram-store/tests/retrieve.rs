@@ -324,3 +324,42 @@ async fn many_concurrent_searches_all_succeed() {
         assert_eq!(found.ranked.len(), 10);
     }
 }
+
+/// A vector the index cannot hold (another length, a non-finite value) is
+/// refused before anything is committed, on insert and on update, and a
+/// query of another length is an error rather than a ranking of zeros.
+#[tokio::test]
+async fn vectors_the_index_cannot_hold_are_refused_before_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    store.bind_embedding_space("test", DIM).await.unwrap();
+    let mut rng = StdRng::seed_from_u64(5);
+    let a = tenant(&store, "a").await;
+    let good = record(&mut rng, 0);
+    store.insert(&a, vec![good.clone()], None).await.unwrap();
+
+    let mut short = record(&mut rng, 1);
+    short.embedding.pop();
+    let mut nan = record(&mut rng, 2);
+    nan.embedding[0] = f32::NAN;
+    for bad in [short, nan] {
+        let id = bad.memory.id.clone();
+        let err = store.insert(&a, vec![record(&mut rng, 3), bad], None).await;
+        assert!(err.unwrap_err().to_string().contains("dimensional vector"));
+        assert!(
+            store.get(&a, &id).await.unwrap().is_none(),
+            "nothing committed"
+        );
+    }
+    let mut longer = good.embedding.clone();
+    longer.push(0.0);
+    let err = store.update(&a, &good.memory, Some(longer.clone())).await;
+    assert!(err.is_err());
+    let filter = Filter::default();
+    assert!(store.vector_search(&a, &longer, &filter, 5).await.is_err());
+    let hits = store
+        .vector_search(&a, &good.embedding, &filter, 5)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1, "only the good memory was stored");
+}

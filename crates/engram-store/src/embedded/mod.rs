@@ -472,6 +472,9 @@ impl Store for EmbeddedStore {
         let tenant_id = tenant_id.to_string();
         self.run(move |db| {
             let indexes = db.indexes()?;
+            for r in &records {
+                indexes.vectors.fits(&r.embedding)?;
+            }
             db.write(|conn| {
                 let seq = require_tenant(conn, &tenant_id)?;
                 let tx = conn.transaction().map_err(sql_err)?;
@@ -606,6 +609,9 @@ impl Store for EmbeddedStore {
         let (tenant_id, m) = (tenant_id.to_string(), m.clone());
         self.run(move |db| {
             let indexes = db.indexes()?;
+            if let Some(v) = &embedding {
+                indexes.vectors.fits(v)?;
+            }
             db.write(|conn| {
                 let seq = require_tenant(conn, &tenant_id)?;
                 let tx = conn.transaction().map_err(sql_err)?;

@@ -1,6 +1,6 @@
-//! The vector index file: `MAGIC`, the dimension, then each list as its
-//! length, its ids, its half-precision vectors and the sum of its vectors,
-//! all little-endian. The centroids and the id map are rebuilt on load.
+//! The vector index file: `MAGIC`, the dimension (u32), the number of
+//! lists (u64), then each list as its length (u64), its ids, its
+//! half-precision vectors and the sum of its vectors, all little-endian. The centroids and the id map are rebuilt on load.
 
 use std::io::{self, Read, Write};
 

@@ -11,8 +11,8 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::Path;
 
-use engram_core::Result;
 use engram_core::fusion::{cosine, normalize};
+use engram_core::{Error, Result};
 
 use super::per_tenant::PerTenant;
 pub use partitions::Partitions;
@@ -72,6 +72,27 @@ impl VectorIndexes {
         })
     }
 
+    /// Refuses a vector the index cannot hold, checked before its row is
+    /// committed: one of another length would shift every vector after it
+    /// in its list. The engine checks the vectors callers supply; this
+    /// catches any other source.
+    pub fn fits(&self, v: &[f32]) -> Result<()> {
+        if v.len() != self.dimension || v.iter().any(|x| !x.is_finite()) {
+            return Err(Error::Internal(format!(
+                "a {}-dimensional vector{} for an index of {} dimensions; \
+                 check the embedding model or service",
+                v.len(),
+                if v.iter().any(|x| !x.is_finite()) {
+                    " with non-finite values"
+                } else {
+                    ""
+                },
+                self.dimension
+            )));
+        }
+        Ok(())
+    }
+
     /// Inserts or replaces vectors.
     pub fn upsert(&self, seq: i64, rows: &[(i64, &[f32])]) -> Result<()> {
         let rows: Vec<(i64, Cow<'_, [f32]>)> = rows.iter().map(|(r, v)| (*r, unit(v))).collect();
@@ -99,6 +120,7 @@ impl VectorIndexes {
         limit: usize,
         allowed: Option<&[i64]>,
     ) -> Result<Vec<(i64, f32)>> {
+        self.fits(query)?;
         let query = unit(query);
         self.tenants.read(seq, |index| match allowed {
             None => index.search(&query, limit, None),
@@ -115,6 +137,7 @@ impl VectorIndexes {
     /// Each row's cosine similarity to `query`, from the vectors held in the
     /// index; `None` for a row the index does not hold.
     pub fn similarities(&self, seq: i64, query: &[f32], rows: &[i64]) -> Result<Vec<Option<f32>>> {
+        self.fits(query)?;
         self.each_vector(seq, rows, |v| cosine(query, v))
     }
 

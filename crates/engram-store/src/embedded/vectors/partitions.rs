@@ -19,8 +19,10 @@ use numkong::{CastDtype, Dot, bf16, f16};
 
 use crate::embedded::threads::par_map;
 
-/// A list splits when it holds more than this many vectors, so lists hold
-/// between half and all of it: a million vectors make about 700 lists.
+/// A list splits when it holds more than this many vectors; a split leaves
+/// each side at least an eighth of them (removals and rebalancing can
+/// shrink a list further). A million vectors made 536 lists before the last
+/// rebalance of `engram bench scale` (docs/BENCHMARKS.md).
 pub const SPLIT_AT: usize = 2048;
 
 /// A search compares the query with at least this many vectors, from at
@@ -85,14 +87,17 @@ pub fn to_single(v: &[f16]) -> Vec<f32> {
 }
 
 fn dot32(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
     f32::dot(a, b).unwrap_or(0.0) as f32
 }
 
 fn dot16(a: &[f16], b: &[f16]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
     f16::dot(a, b).unwrap_or(0.0)
 }
 
 fn dot_bf(a: &[bf16], b: &[bf16]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
     bf16::dot(a, b).unwrap_or(0.0)
 }
 
@@ -178,7 +183,7 @@ impl Partitions {
         self.at.len()
     }
 
-    /// Rebuilds an index from its saved lists; `None` names what is wrong.
+    /// Rebuilds an index from its saved lists; an `Err` names what is wrong.
     pub fn from_lists(dim: usize, saved: Vec<SavedList>) -> Result<Partitions, String> {
         let mut p = Partitions::new(dim);
         for list in saved {
@@ -232,8 +237,9 @@ impl Partitions {
     }
 
     /// Inserts or replaces unit vectors (the last of a repeated id wins).
-    /// The nearest lists are found on `threads` threads (the centroids do
-    /// not move while they look), then the vectors are appended and
+    /// The nearest lists are found on up to `threads` threads (a small
+    /// batch stays on the calling one; the centroids do not move while they
+    /// look), then the vectors are appended and
     /// overfull lists split.
     pub fn insert(&mut self, rows: &[(i64, &[f32])], threads: usize) {
         let last: HashMap<i64, usize> = rows
