@@ -54,6 +54,7 @@ fn bench(c: &mut Criterion) {
             .map(|(i, v)| ((start * 1000 + i) as i64, v.as_slice()))
             .collect();
         index.insert(&rows, 2);
+        index.rebalance_if_due(2);
     }
     let extra = vectors(1000, &mut seed);
     let queries = vectors(64, &mut seed);

@@ -100,7 +100,21 @@ impl VectorIndexes {
         self.tenants.change(seq, |index| {
             index.insert(&rows, insert_threads());
             Ok(!rows.is_empty())
-        })
+        })?;
+        // Rebalancing (hundreds of milliseconds at a million vectors) is
+        // planned under the read lock, so the tenant's searches go on; only
+        // applying the moves takes the write lock. Writes to the index are
+        // serialised by the store's writer, so no change comes in between.
+        while self.tenants.read(seq, Partitions::rebalance_due)? {
+            let moves = self
+                .tenants
+                .read(seq, |index| index.plan_moves(insert_threads()))?;
+            self.tenants.change(seq, |index| {
+                index.apply_moves(moves);
+                Ok(true)
+            })?;
+        }
+        Ok(())
     }
 
     pub fn remove(&self, seq: i64, rowid: i64) -> Result<()> {

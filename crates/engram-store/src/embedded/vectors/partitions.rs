@@ -35,7 +35,7 @@ pub const PROBE_MIN: usize = 8;
 /// 2-means rounds a split runs; the partition settles in a few.
 const SPLIT_ROUNDS: usize = 4;
 
-/// Local k-means (see [`Partitions::rebalance`]) runs this many rounds each
+/// Local k-means (see [`Partitions::plan_moves`]) runs this many rounds each
 /// time the number of lists has doubled, and moves a vector only among
 /// the lists whose centroids are nearest its own list's.
 const REBALANCE_ROUNDS: usize = 2;
@@ -62,7 +62,12 @@ pub struct Partitions {
     at: HashMap<i64, (u32, u32)>,
     /// How many lists there were after the last rebalance.
     balanced_at: usize,
+    /// Rounds of the rebalance under way.
+    rounds_done: usize,
 }
+
+/// One planned round of rebalancing: (vector id, list to move it to).
+pub struct Moves(Vec<(i64, usize)>);
 
 /// One list as saved: ids, codes and the sum of its vectors.
 #[derive(Clone)]
@@ -171,6 +176,7 @@ impl Partitions {
             centroids: Vec::new(),
             at: HashMap::new(),
             balanced_at: 0,
+            rounds_done: 0,
         }
     }
 
@@ -279,11 +285,21 @@ impl Partitions {
             self.recentre(li);
         }
         self.split_overfull();
-        if self.lists.len() >= 2 * self.balanced_at.max(2) {
-            for _ in 0..REBALANCE_ROUNDS {
-                self.rebalance(threads);
-            }
-            self.balanced_at = self.lists.len();
+    }
+
+    /// Whether a rebalance round is due: the number of lists has doubled
+    /// since the last rebalance, or one is under way.
+    pub fn rebalance_due(&self) -> bool {
+        self.rounds_done > 0 || self.lists.len() >= 2 * self.balanced_at.max(2)
+    }
+
+    /// Runs the rebalance rounds due, in place. The store plans each round
+    /// under a shared lock instead (see `VectorIndexes::upsert`), so
+    /// searches go on while the moves are worked out.
+    pub fn rebalance_if_due(&mut self, threads: usize) {
+        while self.rebalance_due() {
+            let moves = self.plan_moves(threads);
+            self.apply_moves(moves);
         }
     }
 
@@ -293,18 +309,18 @@ impl Partitions {
         }
     }
 
-    /// One round of local k-means: every vector moves to the nearest of
-    /// its list's [`NEIGHBOURS`] nearest centroids. Splits only divide a
+    /// Plans one round of local k-means: every vector moves to the nearest
+    /// of its list's [`NEIGHBOURS`] nearest centroids. Splits only divide a
     /// list, so the lists split while the index was small each hold a
     /// scatter of what later became separate neighbourhoods; moving vectors
     /// to better centroids gathers each neighbourhood into few lists, which
-    /// is what lets a search probe few lists.
-    fn rebalance(&mut self, threads: usize) {
+    /// is what lets a search probe few lists. Planning is nearly all of a
+    /// round's work and only reads the index.
+    pub fn plan_moves(&self, threads: usize) -> Moves {
         let d = self.dim;
         let centroids: Vec<f16> = converted(&converted::<bf16, f32>(&self.centroids));
         let centroid = |li: usize| &centroids[li * d..(li + 1) * d];
         let n = self.lists.len();
-        let this = &*self;
         let lists: Vec<usize> = (0..n).collect();
         let moves: Vec<(i64, usize)> = par_map(&lists, threads, |&li| {
             let mut near: Vec<(usize, f32)> = (0..n)
@@ -312,7 +328,7 @@ impl Partitions {
                 .collect();
             near.sort_by(|a, b| b.1.total_cmp(&a.1));
             near.truncate(NEIGHBOURS);
-            let list = &this.lists[li];
+            let list = &self.lists[li];
             let mut moves = Vec::new();
             for (id, code) in list.ids.iter().zip(list.codes.chunks_exact(d)) {
                 let here = dot16(code, centroid(li));
@@ -329,8 +345,18 @@ impl Partitions {
         .into_iter()
         .flatten()
         .collect();
+        Moves(moves)
+    }
+
+    /// Applies a round planned by [`Self::plan_moves`]; a move to a list
+    /// that no longer exists is skipped, so a plan made before a change is
+    /// never unsafe, only less useful.
+    pub fn apply_moves(&mut self, Moves(moves): Moves) {
         let mut touched = HashSet::new();
         for (id, to) in moves {
+            if to >= self.lists.len() {
+                continue;
+            }
             if let Some((from, code)) = self.take(id) {
                 self.put(to, id, &code);
                 touched.extend([from, to]);
@@ -345,6 +371,11 @@ impl Partitions {
             }
         }
         self.split_overfull();
+        self.rounds_done += 1;
+        if self.rounds_done >= REBALANCE_ROUNDS {
+            self.rounds_done = 0;
+            self.balanced_at = self.lists.len();
+        }
     }
 
     /// Takes `id` out of its list, leaving the list's centroid and an
@@ -579,6 +610,7 @@ mod tests {
                 .collect::<Vec<_>>()
         }) {
             p.insert(&batch, 2);
+            p.rebalance_if_due(2);
         }
         p
     }
@@ -701,6 +733,30 @@ mod tests {
         let got = p.search(&query, 10, Some(&allowed));
         assert_eq!(got.len(), 10);
         assert!(got.iter().all(|(id, _)| allowed.contains(id)));
+    }
+
+    #[test]
+    fn a_plan_made_before_changes_is_applied_safely() {
+        let vs = vectors(9000, 16);
+        let mut p = Partitions::new(16);
+        let rows: Vec<(i64, &[f32])> = vs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as i64, v.as_slice()))
+            .collect();
+        p.insert(&rows, 2);
+        assert!(p.rebalance_due());
+        let moves = p.plan_moves(2);
+        // Lists empty out and are renumbered before the plan is applied.
+        for i in 0..6000 {
+            p.remove(i);
+        }
+        p.apply_moves(moves);
+        assert_consistent(&p);
+        assert_eq!(p.held(), 3000);
+        p.rebalance_if_due(2);
+        assert!(!p.rebalance_due());
+        assert_consistent(&p);
     }
 
     #[test]
