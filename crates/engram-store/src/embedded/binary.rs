@@ -10,6 +10,36 @@ pub fn write_str(w: &mut impl Write, s: &str) -> io::Result<()> {
     w.write_all(s.as_bytes())
 }
 
+/// What a file starts with: magic bytes and a format version, so a file of
+/// another kind or an older layout is an error naming it, not garbage.
+pub struct Format {
+    pub magic: &'static [u8; 8],
+    pub version: u32,
+    /// How errors name the file, e.g. "text index".
+    pub name: &'static str,
+}
+
+impl Format {
+    pub fn write(&self, w: &mut impl Write) -> io::Result<()> {
+        w.write_all(self.magic)?;
+        w.write_all(&self.version.to_le_bytes())
+    }
+
+    pub fn check(&self, r: &mut Reader<'_>) -> Result<(), String> {
+        if r.take(self.magic.len())? != self.magic {
+            return Err(format!("not an engram {}", self.name));
+        }
+        let version = r.u32()?;
+        if version != self.version {
+            return Err(format!(
+                "{} version {version}, expected {}",
+                self.name, self.version
+            ));
+        }
+        Ok(())
+    }
+}
+
 pub struct Reader<'a> {
     bytes: &'a [u8],
 }

@@ -6,10 +6,13 @@
 use std::io::{self, Write};
 
 use super::table::{Catalog, Facts, NONE};
-use crate::embedded::binary::{Reader, write_str};
+use crate::embedded::binary::{Format, Reader, write_str};
 
-const MAGIC: &[u8; 8] = b"ENGRAMCT";
-const VERSION: u32 = 1;
+const FORMAT: Format = Format {
+    magic: b"ENGRAMCT",
+    version: 1,
+    name: "catalog",
+};
 
 pub fn encode(catalog: &Catalog, w: &mut impl Write) -> io::Result<()> {
     let (names, rows) = catalog.parts();
@@ -29,8 +32,7 @@ pub fn encode(catalog: &Catalog, w: &mut impl Write) -> io::Result<()> {
         }
     }
     let id = |v: u32| if v == NONE { NONE } else { renamed[v as usize] };
-    w.write_all(MAGIC)?;
-    w.write_all(&VERSION.to_le_bytes())?;
+    FORMAT.write(w)?;
     w.write_all(&(kept.len() as u64).to_le_bytes())?;
     for name in kept {
         write_str(w, name)?;
@@ -55,13 +57,7 @@ pub fn encode(catalog: &Catalog, w: &mut impl Write) -> io::Result<()> {
 
 pub fn decode(bytes: &[u8]) -> Result<Catalog, String> {
     let mut r = Reader::new(bytes);
-    if r.take(MAGIC.len())? != MAGIC {
-        return Err("not an engram catalog".into());
-    }
-    let version = r.u32()?;
-    if version != VERSION {
-        return Err(format!("catalog version {version}, expected {VERSION}"));
-    }
+    FORMAT.check(&mut r)?;
     let n_names = r.count(4)?;
     let names = (0..n_names)
         .map(|_| r.string())

@@ -10,14 +10,16 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use super::index::{Doc, Postings, TextIndex};
-use crate::embedded::binary::{Reader, write_str};
+use crate::embedded::binary::{Format, Reader, write_str};
 
-const MAGIC: &[u8; 8] = b"ENGRAMTX";
-const VERSION: u32 = 1;
+const FORMAT: Format = Format {
+    magic: b"ENGRAMTX",
+    version: 1,
+    name: "text index",
+};
 
 pub fn encode(index: &TextIndex, w: &mut impl Write) -> io::Result<()> {
-    w.write_all(MAGIC)?;
-    w.write_all(&VERSION.to_le_bytes())?;
+    FORMAT.write(w)?;
     w.write_all(&(index.docs.len() as u64).to_le_bytes())?;
     for d in &index.docs {
         w.write_all(&d.rowid.to_le_bytes())?;
@@ -39,13 +41,7 @@ pub fn encode(index: &TextIndex, w: &mut impl Write) -> io::Result<()> {
 
 pub fn decode(bytes: &[u8]) -> Result<TextIndex, String> {
     let mut r = Reader::new(bytes);
-    if r.take(MAGIC.len())? != MAGIC {
-        return Err("not an engram text index".into());
-    }
-    let version = r.u32()?;
-    if version != VERSION {
-        return Err(format!("text index version {version}, expected {VERSION}"));
-    }
+    FORMAT.check(&mut r)?;
     let n_docs = r.count(13)?;
     let mut docs = Vec::with_capacity(n_docs);
     for _ in 0..n_docs {

@@ -1,17 +1,23 @@
-//! The vector index file: `MAGIC`, the dimension (u32), the number of
-//! lists (u64), then each list as its length (u64), its ids, its
-//! half-precision vectors and the sum of its vectors, all little-endian. The centroids and the id map are rebuilt on load.
+//! The vector index file: its [`Format`] header, the dimension (u32), the
+//! number of lists (u64), then each list as its length (u64), its ids, its
+//! half-precision vectors and the sum of its vectors, all little-endian.
+//! The centroids and the id map are rebuilt on load.
 
 use std::io::{self, Read, Write};
 
 use numkong::f16;
 
 use super::partitions::{Partitions, SavedList};
+use crate::embedded::binary::{Format, Reader};
 
-const MAGIC: &[u8; 8] = b"engivf01";
+const FORMAT: Format = Format {
+    magic: b"ENGRAMVX",
+    version: 1,
+    name: "vector index",
+};
 
 pub fn encode(p: &Partitions, w: &mut impl Write) -> io::Result<()> {
-    w.write_all(MAGIC)?;
+    FORMAT.write(w)?;
     w.write_all(&(p.dimension() as u32).to_le_bytes())?;
     let lists: Vec<_> = p.lists().collect();
     w.write_all(&(lists.len() as u64).to_le_bytes())?;
@@ -70,9 +76,9 @@ pub fn decode(input: &mut dyn Read, len: u64, dim: usize) -> Result<Partitions, 
         inner: input,
         left: len,
     };
-    if &r.bytes::<8>()? != MAGIC {
-        return Err("not an engram vector index file".into());
-    }
+    let mut head = Vec::new();
+    r.fill(&mut head, FORMAT.magic.len() + 4)?;
+    FORMAT.check(&mut Reader::new(&head))?;
     let stored = u32::from_le_bytes(r.bytes()?) as usize;
     if stored != dim {
         return Err(format!(

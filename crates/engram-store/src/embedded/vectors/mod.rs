@@ -16,7 +16,7 @@ use engram_core::{Error, Result};
 
 use super::per_tenant::PerTenant;
 pub use partitions::Partitions;
-use partitions::{SCAN_MIN, to_single};
+use partitions::{SCAN_MIN, widen};
 
 /// Filtered searches over at most this many memories are answered exactly
 /// from the vectors held in the index: cheap at this size, and immune to
@@ -166,9 +166,15 @@ impl VectorIndexes {
         rows: &[i64],
         f: impl Fn(&[f32]) -> T,
     ) -> Result<Vec<Option<T>>> {
+        let mut wide = vec![0f32; self.dimension];
         self.tenants.read(seq, |index| {
             rows.iter()
-                .map(|&rowid| index.get(rowid).map(|v| f(&to_single(v))))
+                .map(|&rowid| {
+                    index.get(rowid).map(|v| {
+                        widen(v, &mut wide);
+                        f(&wide)
+                    })
+                })
                 .collect()
         })
     }

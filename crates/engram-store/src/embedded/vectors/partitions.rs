@@ -91,6 +91,25 @@ pub fn to_single(v: &[f16]) -> Vec<f32> {
     converted(v)
 }
 
+/// `code` widened into `out`, which has its length: for a caller that
+/// widens many vectors one after another into one buffer.
+pub fn widen(code: &[f16], out: &mut [f32]) {
+    numkong::cast(code, out);
+}
+
+/// Adds `sign` times `code` to `sum`, widening a chunk at a time: inserts
+/// and moves keep list sums current without allocating.
+fn accumulate(sum: &mut [f32], code: &[f16], sign: f32) {
+    let mut wide = [0f32; 64];
+    for (s, c) in sum.chunks_mut(64).zip(code.chunks(64)) {
+        let w = &mut wide[..c.len()];
+        widen(c, w);
+        for (a, b) in s.iter_mut().zip(w.iter()) {
+            *a += sign * *b;
+        }
+    }
+}
+
 fn dot32(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     f32::dot(a, b).unwrap_or(0.0) as f32
@@ -385,9 +404,7 @@ impl Partitions {
         let (li, pos, d) = (li as usize, pos as usize, self.dim);
         let list = &mut self.lists[li];
         let code = list.codes[pos * d..(pos + 1) * d].to_vec();
-        for (s, x) in list.sum.iter_mut().zip(to_single(&code)) {
-            *s -= x;
-        }
+        accumulate(&mut list.sum, &code, -1.0);
         let last = list.ids.len() - 1;
         list.ids.swap_remove(pos);
         if pos != last {
@@ -404,9 +421,7 @@ impl Partitions {
         self.at.insert(id, (li as u32, list.ids.len() as u32));
         list.ids.push(id);
         list.codes.extend_from_slice(code);
-        for (s, x) in list.sum.iter_mut().zip(to_single(code)) {
-            *s += x;
-        }
+        accumulate(&mut list.sum, code, 1.0);
     }
 
     fn recentre(&mut self, li: usize) {
