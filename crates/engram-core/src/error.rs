@@ -18,6 +18,11 @@ pub enum Error {
     /// may succeed.
     #[error("{0}")]
     Unavailable(String),
+    /// Stored data that cannot be read back as it was written (a row or a
+    /// file changed outside engram, or written by a bug). Never replaced by
+    /// a default: a default would be served as if it were what was stored.
+    #[error("inconsistent storage: {what}: {reason}")]
+    Inconsistent { what: String, reason: String },
     /// A bug or an unexpected fault; never caused by user input.
     #[error("{0}")]
     Internal(String),
@@ -28,6 +33,14 @@ impl Error {
         Error::Invalid {
             field: field.into(),
             message: message.into(),
+        }
+    }
+
+    /// `what` names the row or file (table and id, never its content).
+    pub fn inconsistent(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Error::Inconsistent {
+            what: what.into(),
+            reason: reason.to_string(),
         }
     }
 

@@ -71,6 +71,13 @@ impl From<Error> for ApiError {
                 err.retry_after = Some(1);
                 err
             }
+            e @ Error::Inconsistent { .. } => {
+                tracing::error!(error = %e, "inconsistent storage");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error; the server log has the details",
+                )
+            }
             Error::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
                 ApiError::new(

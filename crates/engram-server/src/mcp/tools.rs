@@ -195,6 +195,14 @@ impl Failure {
                 tracing::warn!(error = %m, tool, "dependency unavailable");
                 ("unavailable", None, format!("{m}; try again in a moment"))
             }
+            Failure::Engine(e @ Error::Inconsistent { .. }) => {
+                tracing::error!(error = %e, tool, "inconsistent storage in an MCP tool");
+                (
+                    "internal",
+                    None,
+                    "internal error; the server log has the details".into(),
+                )
+            }
             Failure::Engine(Error::Internal(m)) => {
                 tracing::error!(error = %m, tool, "internal error in an MCP tool");
                 (
