@@ -14,7 +14,6 @@
 //! backend holding them in memory reads only the winners' rows.
 
 pub mod backup;
-pub mod embedded;
 
 use std::collections::{HashMap, HashSet};
 
@@ -24,8 +23,6 @@ use engram_core::query::Cursor;
 use engram_core::ranking::{Features, Ranking};
 use engram_core::tenant::{ApiKey, Tenant};
 use engram_core::{Filter, Memory, Result};
-
-pub use embedded::EmbeddedStore;
 
 /// A memory together with its embedding, as written and as exported.
 #[derive(Debug, Clone, PartialEq)]

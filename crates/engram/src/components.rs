@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use engram_embed::{Embedder, HttpEmbedder, HttpFlavor, OnnxEmbedder, Reranker, TokenCounter};
+use engram_embedded::EmbeddedStore;
 use engram_engine::Engine;
 use engram_pg::PgStore;
-use engram_store::{EmbeddedStore, Store};
+use engram_store::Store;
 
 use crate::config::{Config, DEFAULT_MODEL, RERANK_MODEL};
 

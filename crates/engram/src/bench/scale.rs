@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use engram_core::query::SearchRequest;
 use engram_core::{Filter, NewMemory, SearchMode};
-use engram_store::{EmbeddedStore, Store};
+use engram_embedded::EmbeddedStore;
+use engram_store::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use engram_core::{Filter, Kind, Memory};
 
 use super::payload::{check, pack, unpack};
-use crate::embedded::rows::time;
+use crate::rows::time;
 
 /// The value of a field a memory does not have (no user, agent or session).
 pub const NONE: u32 = u32::MAX;

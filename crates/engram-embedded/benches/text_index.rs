@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use engram_store::embedded::text::{TextIndex, Within};
+use engram_embedded::text::{TextIndex, Within};
 
 const DOCS: i64 = 100_000;
 const VOCABULARY: f64 = 5000.0;

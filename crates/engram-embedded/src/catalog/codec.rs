@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use super::table::{Catalog, Facts, NONE};
-use crate::embedded::binary::{Format, Reader, write_str};
+use crate::binary::{Format, Reader, write_str};
 
 const FORMAT: Format = Format {
     magic: b"ENGRAMCT",

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::io::{self, Write};
 
 use super::index::{Doc, Postings, TextIndex};
-use crate::embedded::binary::{Format, Reader, write_str};
+use crate::binary::{Format, Reader, write_str};
 
 const FORMAT: Format = Format {
     magic: b"ENGRAMTX",
@@ -83,7 +83,7 @@ pub fn decode(bytes: &[u8]) -> Result<TextIndex, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::embedded::text::index::Within;
+    use crate::text::index::Within;
 
     #[test]
     fn round_trips_documents_tombstones_and_scores() {

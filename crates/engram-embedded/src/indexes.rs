@@ -19,7 +19,7 @@ use super::rows::{COLUMNS, record_from_row, sql_err};
 use super::text::TextIndexes;
 use super::threads::joined;
 use super::vectors::VectorIndexes;
-use crate::Record;
+use engram_store::Record;
 
 /// Rows applied to the indexes per step while rebuilding or replaying.
 const APPLY_BATCH: usize = 1024;

@@ -7,7 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use engram_store::embedded::vectors::Partitions;
+use engram_embedded::vectors::Partitions;
 
 const DIM: usize = 384;
 const VECTORS: usize = 100_000;

@@ -6,7 +6,7 @@ use rusqlite::types::Value;
 
 use engram_core::{Error, Filter, Kind, Memory, Result};
 
-use crate::Record;
+use engram_store::Record;
 
 /// Column list matching [`memory_from_row`] (and `embedding` last).
 pub const COLUMNS: &str = "m.id, m.content, m.kind, m.user_id, m.agent_id, m.session_id, m.role, \

@@ -11,7 +11,8 @@ use engram_core::query::SearchMode;
 use engram_core::ranking::Ranking;
 use engram_core::tenant::Tenant;
 use engram_core::{Filter, Kind, Memory, NewMemory};
-use engram_store::{EmbeddedStore, Record, Retrieval, Retrieved, Store, retrieve_separately};
+use engram_embedded::EmbeddedStore;
+use engram_store::{Record, Retrieval, Retrieved, Store, retrieve_separately};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -8,7 +8,7 @@ use std::io::{self, Read, Write};
 use numkong::f16;
 
 use super::partitions::{Partitions, SavedList};
-use crate::embedded::binary::{Format, Reader};
+use crate::binary::{Format, Reader};
 
 const FORMAT: Format = Format {
     magic: b"ENGRAMVX",

@@ -17,7 +17,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use numkong::{CastDtype, Dot, bf16, f16};
 
-use crate::embedded::threads::par_map;
+use crate::threads::par_map;
 
 /// A list splits when it holds more than this many vectors; a split leaves
 /// each side at least an eighth of them (removals and rebalancing can

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::embedded::binary::{Reader, write_str};
+use crate::binary::{Reader, write_str};
 use engram_core::Memory;
 
 /// The fields of a memory that are not facts.
