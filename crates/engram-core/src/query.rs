@@ -67,19 +67,87 @@ impl Filter {
         *self == Filter::default()
     }
 
-    /// The same predicate the stores evaluate in their queries; used where a
-    /// candidate set is checked in memory (index post-filtering, tests).
+    /// The filter as its conditions, every one of which must hold. This is
+    /// the one meaning of a filter: each store translates these atoms (to
+    /// SQL, or to posting lists) and nothing else, so a new kind of
+    /// condition is added here once and every backend fails to compile
+    /// until it handles it.
+    pub fn conditions(&self) -> Vec<Condition<'_>> {
+        let mut out: Vec<Condition<'_>> = [
+            (Field::UserId, self.user_id.as_deref()),
+            (Field::AgentId, self.agent_id.as_deref()),
+            (Field::SessionId, self.session_id.as_deref()),
+            (Field::Kind, self.kind.map(Kind::as_str)),
+        ]
+        .into_iter()
+        .filter_map(|(field, v)| Some(Condition::Equals(field, v?)))
+        .collect();
+        out.extend(self.labels.iter().map(|l| Condition::HasLabel(l)));
+        out.extend(self.after.map(Condition::OccurredFrom));
+        out.extend(self.before.map(Condition::OccurredBefore));
+        out
+    }
+
+    /// Whether `m` passes: where a candidate set is checked in memory, and
+    /// the reference the stores' translations are tested against.
     pub fn matches(&self, m: &Memory) -> bool {
-        fn eq(want: &Option<String>, have: &Option<String>) -> bool {
-            want.as_ref().is_none_or(|w| have.as_ref() == Some(w))
+        self.conditions().iter().all(|c| c.holds(m))
+    }
+}
+
+/// A field a [`Condition::Equals`] compares; its column has the same name
+/// in both stores' `memories` tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    UserId,
+    AgentId,
+    SessionId,
+    Kind,
+}
+
+impl Field {
+    pub fn column(self) -> &'static str {
+        match self {
+            Field::UserId => "user_id",
+            Field::AgentId => "agent_id",
+            Field::SessionId => "session_id",
+            Field::Kind => "kind",
         }
-        eq(&self.user_id, &m.user_id)
-            && eq(&self.agent_id, &m.agent_id)
-            && eq(&self.session_id, &m.session_id)
-            && self.kind.is_none_or(|k| k == m.kind)
-            && self.labels.iter().all(|l| m.labels.contains(l))
-            && self.after.is_none_or(|a| m.occurred_at >= a)
-            && self.before.is_none_or(|b| m.occurred_at < b)
+    }
+
+    /// The memory's value of this field (a kind as its name).
+    pub fn of(self, m: &Memory) -> Option<&str> {
+        match self {
+            Field::UserId => m.user_id.as_deref(),
+            Field::AgentId => m.agent_id.as_deref(),
+            Field::SessionId => m.session_id.as_deref(),
+            Field::Kind => Some(m.kind.as_str()),
+        }
+    }
+}
+
+/// One condition of a [`Filter`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Condition<'a> {
+    /// The field has exactly this value (a memory without one never does).
+    Equals(Field, &'a str),
+    /// The memory carries this label (among others).
+    HasLabel(&'a str),
+    /// It occurred at or after this time (inclusive).
+    OccurredFrom(DateTime<Utc>),
+    /// It occurred before this time (exclusive), so consecutive windows
+    /// `[a, b)` and `[b, c)` never count a memory twice.
+    OccurredBefore(DateTime<Utc>),
+}
+
+impl Condition<'_> {
+    pub fn holds(&self, m: &Memory) -> bool {
+        match *self {
+            Condition::Equals(field, v) => field.of(m) == Some(v),
+            Condition::HasLabel(l) => m.labels.iter().any(|have| have == l),
+            Condition::OccurredFrom(t) => m.occurred_at >= t,
+            Condition::OccurredBefore(t) => m.occurred_at < t,
+        }
     }
 }
 

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Row;
 use rusqlite::types::Value;
 
+use engram_core::query::Condition;
 use engram_core::{Error, Filter, Kind, Memory, Result};
 
 use engram_store::Record;
@@ -83,34 +84,29 @@ fn opt(v: &Option<String>) -> Value {
     v.clone().map_or(Value::Null, Value::Text)
 }
 
-/// `AND ...` conditions on alias `m` for `f`, pushing their parameters.
+/// `AND ...` conditions on alias `m` for `f`, pushing their parameters:
+/// the SQLite translation of [`Condition`], nothing more.
 pub fn filter_sql(f: &Filter, params: &mut Vec<Value>) -> String {
     let mut sql = String::new();
-    for (col, v) in [
-        ("user_id", &f.user_id),
-        ("agent_id", &f.agent_id),
-        ("session_id", &f.session_id),
-    ] {
-        if let Some(v) = v {
-            sql.push_str(&format!(" AND m.{col} = ?"));
-            params.push(Value::Text(v.clone()));
-        }
-    }
-    if let Some(k) = f.kind {
-        sql.push_str(" AND m.kind = ?");
-        params.push(Value::Text(k.as_str().into()));
-    }
-    for l in &f.labels {
-        sql.push_str(" AND EXISTS (SELECT 1 FROM json_each(m.labels) WHERE json_each.value = ?)");
-        params.push(Value::Text(l.clone()));
-    }
-    if let Some(a) = f.after {
-        sql.push_str(" AND m.occurred_at >= ?");
-        params.push(Value::Integer(micros(a)));
-    }
-    if let Some(b) = f.before {
-        sql.push_str(" AND m.occurred_at < ?");
-        params.push(Value::Integer(micros(b)));
+    for c in f.conditions() {
+        let (clause, value) = match c {
+            Condition::Equals(field, v) => (
+                format!(" AND m.{} = ?", field.column()),
+                Value::Text(v.into()),
+            ),
+            Condition::HasLabel(l) => (
+                " AND EXISTS (SELECT 1 FROM json_each(m.labels) WHERE json_each.value = ?)".into(),
+                Value::Text(l.into()),
+            ),
+            Condition::OccurredFrom(t) => {
+                (" AND m.occurred_at >= ?".into(), Value::Integer(micros(t)))
+            }
+            Condition::OccurredBefore(t) => {
+                (" AND m.occurred_at < ?".into(), Value::Integer(micros(t)))
+            }
+        };
+        sql.push_str(&clause);
+        params.push(value);
     }
     sql
 }

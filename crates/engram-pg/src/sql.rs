@@ -7,6 +7,7 @@ use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
+use engram_core::query::Condition;
 use engram_core::{Error, Filter, Kind, Memory};
 use engram_store::Record;
 
@@ -55,38 +56,23 @@ pub fn record_from_row(r: &Row) -> Record {
     }
 }
 
-/// `AND ...` conditions on alias `m` for `f`, numbering parameters after
-/// those already in `params`.
+/// `AND ...` conditions on alias `m` for `f`, numbering their parameters
+/// after those already in `params`: the PostgreSQL translation of
+/// [`Condition`], nothing more.
 pub fn filter_sql(f: &Filter, params: &mut Vec<Param>) -> String {
     let mut sql = String::new();
-    let mut push = |sql: &mut String, cond: &str, p: Param| {
-        params.push(p);
-        sql.push_str(&cond.replace('?', &format!("${}", params.len())));
-    };
-    for (col, v) in [
-        ("user_id", &f.user_id),
-        ("agent_id", &f.agent_id),
-        ("session_id", &f.session_id),
-    ] {
-        if let Some(v) = v {
-            push(&mut sql, &format!(" AND m.{col} = ?"), Box::new(v.clone()));
-        }
-    }
-    if let Some(k) = f.kind {
-        push(
-            &mut sql,
-            " AND m.kind = ?",
-            Box::new(k.as_str().to_string()),
-        );
-    }
-    if !f.labels.is_empty() {
-        push(&mut sql, " AND m.labels @> ?", Box::new(f.labels.clone()));
-    }
-    if let Some(a) = f.after {
-        push(&mut sql, " AND m.occurred_at >= ?", Box::new(a));
-    }
-    if let Some(b) = f.before {
-        push(&mut sql, " AND m.occurred_at < ?", Box::new(b));
+    for c in f.conditions() {
+        let (clause, value): (String, Param) = match c {
+            Condition::Equals(field, v) => (
+                format!(" AND m.{} = ?", field.column()),
+                Box::new(v.to_string()),
+            ),
+            Condition::HasLabel(l) => (" AND m.labels @> ?".into(), Box::new(vec![l.to_string()])),
+            Condition::OccurredFrom(t) => (" AND m.occurred_at >= ?".into(), Box::new(t)),
+            Condition::OccurredBefore(t) => (" AND m.occurred_at < ?".into(), Box::new(t)),
+        };
+        params.push(value);
+        sql.push_str(&clause.replace('?', &format!("${}", params.len())));
     }
     sql
 }

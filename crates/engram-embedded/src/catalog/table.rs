@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use engram_core::query::{self, Condition};
 use engram_core::{Filter, Kind, Memory};
 
 use super::payload::{check, pack, unpack};
@@ -73,6 +74,7 @@ impl Facts {
 }
 
 /// A filter in interned form.
+#[derive(Default)]
 struct Wanted {
     user: Option<u32>,
     agent: Option<u32>,
@@ -201,26 +203,28 @@ impl Catalog {
         self.stale = 0;
     }
 
-    /// The filter in interned form; `None` when it names a value no memory
-    /// has, so nothing matches.
+    /// The filter in interned form, condition by condition; `None` when it
+    /// names a value no memory has, so nothing matches.
     fn resolve(&self, f: &Filter) -> Option<Wanted> {
         let id = |name: &str| self.ids.get(name).copied();
-        let opt = |name: &Option<String>| match name {
-            Some(n) => id(n).map(Some),
-            None => Some(None),
-        };
-        Some(Wanted {
-            user: opt(&f.user_id)?,
-            agent: opt(&f.agent_id)?,
-            session: opt(&f.session_id)?,
-            kind: match f.kind {
-                Some(k) => Some(id(k.as_str())?),
-                None => None,
-            },
-            labels: f.labels.iter().map(|l| id(l)).collect::<Option<_>>()?,
-            after: f.after.map(|t| t.timestamp_micros()),
-            before: f.before.map(|t| t.timestamp_micros()),
-        })
+        let mut w = Wanted::default();
+        for c in f.conditions() {
+            match c {
+                Condition::Equals(field, v) => {
+                    let slot = match field {
+                        query::Field::UserId => &mut w.user,
+                        query::Field::AgentId => &mut w.agent,
+                        query::Field::SessionId => &mut w.session,
+                        query::Field::Kind => &mut w.kind,
+                    };
+                    *slot = Some(id(v)?);
+                }
+                Condition::HasLabel(l) => w.labels.push(id(l)?),
+                Condition::OccurredFrom(t) => w.after = Some(t.timestamp_micros()),
+                Condition::OccurredBefore(t) => w.before = Some(t.timestamp_micros()),
+            }
+        }
+        Some(w)
     }
 
     /// The rows that pass `filter`, ascending. Starts from the shortest
