@@ -9,9 +9,10 @@ use std::hint::black_box;
 use chrono::{Duration, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use engram_core::SearchMode;
-use engram_core::fusion::{Fusion, cosine};
+use engram_core::fusion::Fusion;
 use engram_core::lexical::terms;
 use engram_core::ranking::{Features, Ranking};
+use engram_core::vector::cosine;
 
 /// A deterministic pseudo-random stream, so every run measures the same input.
 fn lcg(seed: &mut u64) -> f32 {

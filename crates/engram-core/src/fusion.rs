@@ -118,31 +118,6 @@ fn ranks(values: impl Iterator<Item = Option<f32>>) -> Vec<Option<usize>> {
     out
 }
 
-/// Scales `v` to unit length so cosine similarity becomes a dot product.
-pub fn normalize(v: &mut [f32]) {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        for x in v {
-            *x /= norm;
-        }
-    }
-}
-
-/// Cosine similarity of two vectors of equal length (0 when either is zero).
-pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let (mut dot, mut na, mut nb) = (0.0f32, 0.0f32, 0.0f32);
-    for (x, y) in a.iter().zip(b) {
-        dot += x * y;
-        na += x * x;
-        nb += y * y;
-    }
-    if na == 0.0 || nb == 0.0 {
-        0.0
-    } else {
-        dot / (na.sqrt() * nb.sqrt())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,12 +160,5 @@ mod tests {
         let ranked = fuse(&cands, Fusion::default());
         assert!(ranked.iter().all(|(_, s)| s.is_finite()));
         assert_eq!(ranked[0].0, 0, "ties keep input order");
-    }
-
-    #[test]
-    fn cosine_of_parallel_and_orthogonal_vectors() {
-        assert!((cosine(&[1.0, 2.0], &[2.0, 4.0]) - 1.0).abs() < 1e-6);
-        assert_eq!(cosine(&[1.0, 0.0], &[0.0, 1.0]), 0.0);
-        assert_eq!(cosine(&[0.0, 0.0], &[1.0, 1.0]), 0.0);
     }
 }

@@ -4,6 +4,7 @@
 //! Nothing here performs I/O, so the logic that decides what an agent
 //! remembers can be unit-tested exhaustively and shared by every store.
 
+pub mod bm25;
 pub mod context;
 pub mod error;
 pub mod fusion;
@@ -12,6 +13,8 @@ pub mod memory;
 pub mod query;
 pub mod ranking;
 pub mod tenant;
+pub mod topk;
+pub mod vector;
 
 pub use error::{Error, Result};
 pub use memory::{Kind, Memory, MemoryPatch, NewMemory};

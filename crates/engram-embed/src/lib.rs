@@ -12,7 +12,7 @@ mod rerank;
 mod runtime;
 mod tokens;
 
-pub use engram_core::fusion::normalize;
+pub use engram_core::vector::normalize;
 pub use http::{HttpEmbedder, HttpFlavor};
 pub use onnx::{MAX_TOKENS, OnnxEmbedder, OnnxModel};
 pub use rerank::Reranker;

@@ -47,7 +47,7 @@ fn record(rng: &mut StdRng) -> Record {
         ..Default::default()
     };
     let mut embedding: Vec<f32> = (0..DIM).map(|_| rng.random_range(-1.0..1.0)).collect();
-    engram_core::fusion::normalize(&mut embedding);
+    engram_core::vector::normalize(&mut embedding);
     Record {
         memory: Memory::from_new(uuid::Uuid::now_v7().to_string(), new, Utc::now()),
         embedding,

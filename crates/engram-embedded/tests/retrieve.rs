@@ -27,7 +27,7 @@ const TOLERANCE: f32 = 0.02;
 
 fn unit(rng: &mut StdRng) -> Vec<f32> {
     let mut v: Vec<f32> = (0..DIM).map(|_| rng.random_range(-1.0..1.0)).collect();
-    engram_core::fusion::normalize(&mut v);
+    engram_core::vector::normalize(&mut v);
     v
 }
 

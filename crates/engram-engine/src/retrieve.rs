@@ -12,12 +12,12 @@ use std::time::Instant;
 use chrono::Utc;
 
 use engram_core::context::{ContextItem, pack};
-use engram_core::fusion::cosine;
 use engram_core::lexical;
 use engram_core::query::{
     ContextCitation, ContextRequest, ContextResponse, ScoredMemory, SearchRequest, SearchResponse,
 };
 use engram_core::ranking::Ranking;
+use engram_core::vector::cosine;
 use engram_core::{Filter, Result, SearchMode};
 use engram_store::{Ranked, Record, Retrieval, Retrieved};
 

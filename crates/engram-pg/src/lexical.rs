@@ -8,11 +8,9 @@
 //! exact), the tenant's document count and average length from
 //! `lexical_stats`. Document length is the number of distinct lexemes.
 //! Filters restrict the results, never the statistics, as on the embedded
-//! store.
+//! store. The formula and its parameters are engram_core::bm25's.
 
-/// BM25 parameters, the usual defaults (the embedded store's too).
-const K1: f64 = 1.2;
-const B: f64 = 0.75;
+use engram_core::bm25;
 
 /// The query, given parameters `$1` tenant, `$2` the terms separated by
 /// spaces, `$3` the terms separated by ` or ` (a `websearch_to_tsquery`
@@ -38,14 +36,13 @@ pub fn bm25_sql(filters: &str, limit: usize) -> String {
               FROM lexical_stats WHERE tenant_id = $1
         )
         SELECT h.id,
-               sum(greatest(ln((s.docs - df.n + 0.5) / (df.n + 0.5)), 1e-6)
-                   * h.tf * ({k1} + 1) / (h.tf + {k1} * (1 - {b} + {b} * h.dl / s.avgdl))) AS score
+               sum({idf} * {tf_part}) AS score
           FROM hits h JOIN df USING (lexeme) CROSS JOIN stats s
          WHERE h.wanted
          GROUP BY h.id
          ORDER BY score DESC, h.id
          LIMIT ${limit}",
-        k1 = K1,
-        b = B,
+        idf = bm25::idf_sql("s.docs", "df.n"),
+        tf_part = bm25::tf_part_sql("h.tf", "h.dl", "s.avgdl"),
     )
 }

@@ -18,10 +18,10 @@ pub mod backup;
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use engram_core::fusion::cosine;
 use engram_core::query::Cursor;
 use engram_core::ranking::{Features, Ranking};
 use engram_core::tenant::{ApiKey, Tenant};
+use engram_core::vector::cosine;
 use engram_core::{Filter, Memory, Result};
 
 /// A memory together with its embedding, as written and as exported.

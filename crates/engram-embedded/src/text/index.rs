@@ -12,13 +12,13 @@
 //! pile up to compact; like Lucene, the BM25 statistics count tombstones
 //! until then, which shifts scores slightly and never returns them.
 
-use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
+
+use engram_core::bm25;
+use engram_core::topk::TopK;
 
 use super::analyzer;
 
-const K1: f32 = 1.2;
-const B: f32 = 0.75;
 /// Postings per block-max entry: small enough to skip precisely, large
 /// enough that the maxima cost little memory.
 const BLOCK: usize = 128;
@@ -126,66 +126,7 @@ pub struct TextIndex {
 
 /// BM25's saturating term-frequency part, before idf.
 fn tf_part(tf: u16, len: u32, avg_len: f32) -> f32 {
-    let tf = tf as f32;
-    tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * len as f32 / avg_len))
-}
-
-#[derive(PartialEq)]
-struct Scored(f32, u32);
-
-impl Eq for Scored {}
-
-impl PartialOrd for Scored {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// Worst first, so a max-heap of these pops the weakest of the top k; on
-/// equal scores the later slot is the weaker, for a stable order.
-impl Ord for Scored {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.0.total_cmp(&self.0).then(self.1.cmp(&other.1))
-    }
-}
-
-/// The best `k` scores seen so far.
-struct TopK {
-    k: usize,
-    heap: BinaryHeap<Scored>,
-}
-
-impl TopK {
-    fn new(k: usize) -> TopK {
-        TopK {
-            k,
-            heap: BinaryHeap::with_capacity(k + 1),
-        }
-    }
-
-    /// The score a document must beat to enter; 0 while there is room.
-    fn threshold(&self) -> f32 {
-        if self.heap.len() < self.k {
-            0.0
-        } else {
-            self.heap.peek().map_or(0.0, |s| s.0)
-        }
-    }
-
-    fn offer(&mut self, score: f32, slot: u32) {
-        if self.heap.len() < self.k {
-            self.heap.push(Scored(score, slot));
-        } else if score > self.threshold() {
-            self.heap.pop();
-            self.heap.push(Scored(score, slot));
-        }
-    }
-
-    fn into_sorted(self) -> Vec<Scored> {
-        let mut v = self.heap.into_vec();
-        v.sort();
-        v
-    }
+    bm25::tf_part(f32::from(tf), len as f32, avg_len)
 }
 
 /// A position in one query term's posting list.
@@ -345,9 +286,7 @@ impl TextIndex {
     }
 
     fn idf(&self, df: usize) -> f32 {
-        let n = self.docs.len() as f32;
-        let df = df as f32;
-        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+        bm25::idf(self.docs.len() as f32, df as f32)
     }
 
     /// The distinct indexed terms of the query words.
@@ -407,12 +346,12 @@ impl TextIndex {
         };
         top.into_sorted()
             .into_iter()
-            .map(|Scored(score, slot)| (self.docs[slot as usize].rowid, score))
+            .map(|(slot, score)| (self.docs[slot as usize].rowid, score))
             .collect()
     }
 
     /// Scores each allowed document by looking its slot up in every list.
-    fn probe(&self, cursors: &[Cursor<'_>], rows: &[i64], k: usize, avg: f32) -> TopK {
+    fn probe(&self, cursors: &[Cursor<'_>], rows: &[i64], k: usize, avg: f32) -> TopK<u32> {
         let mut top = TopK::new(k);
         for r in rows {
             let Some(&slot) = self.slots.get(r) else {
@@ -426,7 +365,7 @@ impl TextIndex {
                 }
             }
             if score > 0.0 {
-                top.offer(score, slot);
+                top.offer(slot, score);
             }
         }
         top
@@ -441,7 +380,7 @@ impl TextIndex {
         k: usize,
         avg: f32,
         allowed: impl Fn(u32) -> bool,
-    ) -> TopK {
+    ) -> TopK<u32> {
         cursors.sort_by(|a, b| a.max.total_cmp(&b.max));
         // prefix[i]: the best the i weakest terms can add together.
         let mut prefix = vec![0.0f32; cursors.len() + 1];
@@ -452,11 +391,10 @@ impl TextIndex {
         // Up to which document `local` holds, and for how many lazy terms.
         let mut bounds_hold: Option<(u32, usize)> = None;
         let mut top = TopK::new(k);
-        let full = |top: &TopK| top.heap.len() == top.k;
         loop {
             let theta = top.threshold();
             let mut first = 0;
-            while first < cursors.len() && full(&top) && prefix[first + 1] <= theta {
+            while first < cursors.len() && top.is_full() && prefix[first + 1] <= theta {
                 first += 1;
             }
             let (lazy, essential) = cursors.split_at_mut(first);
@@ -470,7 +408,7 @@ impl TextIndex {
             // global maxima, or their block maxima there when known, which
             // are checked once per block, not once per document.
             let mut near = &prefix;
-            if full(&top) {
+            if top.is_full() {
                 let fresh =
                     bounds_hold.is_some_and(|(last, lazies)| doc <= last && lazies == first);
                 if !fresh {
@@ -519,7 +457,7 @@ impl TextIndex {
                 }
             }
             for i in (0..lazy.len()).rev() {
-                if full(&top) && score + near[i + 1] <= theta {
+                if top.is_full() && score + near[i + 1] <= theta {
                     break;
                 }
                 let c = &mut lazy[i];
@@ -528,7 +466,7 @@ impl TextIndex {
                     score += c.idf * tf_part(c.list.tfs[c.pos], len, avg);
                 }
             }
-            top.offer(score, doc);
+            top.offer(doc, score);
         }
         top
     }
@@ -562,12 +500,12 @@ mod tests {
                 }
             }
             if score > 0.0 {
-                top.offer(score, slot as u32);
+                top.offer(slot as u32, score);
             }
         }
         top.into_sorted()
             .into_iter()
-            .map(|Scored(s, slot)| (index.docs[slot as usize].rowid, s))
+            .map(|(slot, s)| (index.docs[slot as usize].rowid, s))
             .collect()
     }
 

@@ -123,7 +123,7 @@ mod tests {
                 let mut v: Vec<f32> = (0..8)
                     .map(|j| ((i * 31 + j * 7) % 13) as f32 - 6.0)
                     .collect();
-                engram_core::fusion::normalize(&mut v);
+                engram_core::vector::normalize(&mut v);
                 v
             })
             .collect();

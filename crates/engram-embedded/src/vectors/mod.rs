@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::Path;
 
-use engram_core::fusion::{cosine, normalize};
+use engram_core::vector::{cosine, normalize};
 use engram_core::{Error, Result};
 
 use super::per_tenant::PerTenant;

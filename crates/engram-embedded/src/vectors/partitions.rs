@@ -13,9 +13,12 @@
 //! Vectors are kept in half precision: the cosine error (~1e-5) is far below
 //! the differences that decide a ranking, at half the memory of `f32`.
 
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use numkong::{CastDtype, Dot, bf16, f16};
+
+use engram_core::topk::TopK;
+use engram_core::vector::dot;
 
 use crate::threads::par_map;
 
@@ -110,11 +113,6 @@ fn accumulate(sum: &mut [f32], code: &[f16], sign: f32) {
     }
 }
 
-fn dot32(a: &[f32], b: &[f32]) -> f32 {
-    debug_assert_eq!(a.len(), b.len());
-    f32::dot(a, b).unwrap_or(0.0) as f32
-}
-
 fn dot16(a: &[f16], b: &[f16]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     f16::dot(a, b).unwrap_or(0.0)
@@ -127,64 +125,8 @@ fn dot_bf(a: &[bf16], b: &[bf16]) -> f32 {
 
 fn unit_of(sum: &[f32]) -> Vec<f32> {
     let mut c = sum.to_vec();
-    engram_core::fusion::normalize(&mut c);
+    engram_core::vector::normalize(&mut c);
     c
-}
-
-/// A scored candidate ordered by score (then id, for a stable order), so a
-/// `BinaryHeap<Reverse<Scored>>` keeps the best `limit`.
-#[derive(PartialEq)]
-struct Scored(f32, i64);
-
-impl Eq for Scored {}
-
-impl PartialOrd for Scored {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Scored {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0
-            .total_cmp(&other.0)
-            .then_with(|| other.1.cmp(&self.1))
-    }
-}
-
-/// The best `limit` of a stream of scores.
-struct Best {
-    limit: usize,
-    heap: BinaryHeap<std::cmp::Reverse<Scored>>,
-}
-
-impl Best {
-    fn new(limit: usize) -> Best {
-        Best {
-            limit,
-            heap: BinaryHeap::with_capacity(limit + 1),
-        }
-    }
-
-    fn offer(&mut self, id: i64, score: f32) {
-        if self.heap.len() < self.limit {
-            self.heap.push(std::cmp::Reverse(Scored(score, id)));
-        } else if let Some(mut worst) = self.heap.peek_mut()
-            && Scored(score, id) > worst.0
-        {
-            *worst = std::cmp::Reverse(Scored(score, id));
-        }
-    }
-
-    fn into_sorted(self) -> Vec<(i64, f32)> {
-        let mut out: Vec<(i64, f32)> = self
-            .heap
-            .into_iter()
-            .map(|std::cmp::Reverse(Scored(s, id))| (id, s))
-            .collect();
-        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        out
-    }
 }
 
 impl Partitions {
@@ -469,13 +411,13 @@ impl Partitions {
         let vectors = to_single(&old.codes);
         let row = |i: usize| &vectors[i * d..(i + 1) * d];
         let far = (0..n)
-            .min_by(|&a, &b| dot32(row(0), row(a)).total_cmp(&dot32(row(0), row(b))))
+            .min_by(|&a, &b| dot(row(0), row(a)).total_cmp(&dot(row(0), row(b))))
             .unwrap_or(0);
         let mut centres = [row(0).to_vec(), row(far).to_vec()];
         let mut side = vec![false; n];
         for _ in 0..SPLIT_ROUNDS {
             let margin: Vec<f32> = (0..n)
-                .map(|i| dot32(row(i), &centres[1]) - dot32(row(i), &centres[0]))
+                .map(|i| dot(row(i), &centres[1]) - dot(row(i), &centres[0]))
                 .collect();
             for (s, m) in side.iter_mut().zip(&margin) {
                 *s = *m > 0.0;
@@ -545,7 +487,7 @@ impl Partitions {
             .enumerate()
             .collect();
         order.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let mut best = Best::new(limit);
+        let mut best = TopK::new(limit);
         let (mut scanned, mut matched) = (0, 0);
         for (probed, (li, _)) in order.into_iter().enumerate() {
             if probed >= PROBE_MIN && scanned >= SCAN_MIN && matched >= limit {
@@ -567,7 +509,7 @@ impl Partitions {
     /// The `limit` best of `rows` for `query`, compared one by one.
     pub fn exact(&self, query: &[f32], rows: &[i64], limit: usize) -> Vec<(i64, f32)> {
         let q = to_half(query);
-        let mut best = Best::new(limit);
+        let mut best = TopK::new(limit);
         for id in rows {
             if let Some(code) = self.get(*id) {
                 best.offer(*id, dot16(&q, code));
@@ -582,7 +524,7 @@ mod tests {
     use super::*;
 
     fn unit(mut v: Vec<f32>) -> Vec<f32> {
-        engram_core::fusion::normalize(&mut v);
+        engram_core::vector::normalize(&mut v);
         v
     }
 
@@ -610,7 +552,7 @@ mod tests {
         let mut s: Vec<(i64, f32)> = vs
             .iter()
             .enumerate()
-            .map(|(i, v)| (i as i64, dot32(q, v)))
+            .map(|(i, v)| (i as i64, dot(q, v)))
             .collect();
         s.sort_by(|a, b| b.1.total_cmp(&a.1));
         s.into_iter().take(limit).map(|(i, _)| i).collect()
@@ -657,8 +599,8 @@ mod tests {
             let truth = brute(&vs, q, 10);
             assert_eq!(got.len(), 10);
             for ((id, score), best) in got.iter().zip(&truth) {
-                assert!((score - dot32(q, &vs[*id as usize])).abs() < 2e-3);
-                assert!((score - dot32(q, &vs[*best as usize])).abs() < 2e-3);
+                assert!((score - dot(q, &vs[*id as usize])).abs() < 2e-3);
+                assert!((score - dot(q, &vs[*best as usize])).abs() < 2e-3);
             }
         }
     }
@@ -691,7 +633,7 @@ mod tests {
         assert_eq!(p.held(), 4000);
         assert!(p.get(5).is_none());
         let three = to_single(p.get(3).unwrap());
-        assert!(dot32(&three, &vs[4]) > 0.999);
+        assert!(dot(&three, &vs[4]) > 0.999);
         let allowed: HashSet<i64> = (0..5000).filter(|i| i % 10 == 1).collect();
         let hits = p.search(&vs[11], 10, Some(&allowed));
         assert_eq!(hits.len(), 10);

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use engram_core::query::SearchRequest;
+use engram_core::vector::dot;
 use engram_core::{Filter, NewMemory, SearchMode};
 use engram_embedded::EmbeddedStore;
 use engram_store::Store;
@@ -112,10 +113,6 @@ impl Corpus {
             .then(|| format!("user-{}", rng.random_range(0..USERS)));
         (text, self.near(&mut rng, cluster, 1.0), user)
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn rss_mb() -> f64 {
