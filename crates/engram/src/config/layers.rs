@@ -1,0 +1,221 @@
+//! Each setting's value from, in increasing precedence: its default, the
+//! configuration file, its environment variable, its flag.
+//!
+//! clap could read the variables itself, but it reads them when the command
+//! is built (tests setting variables would race on the one process
+//! environment) and takes an empty variable as an empty value, where engram
+//! has always taken it as unset (a Helm value left "" keeps the default).
+//! So the environment is a function here, and the file's and the
+//! environment's values become each option's default: clap's own rule (a
+//! flag beats the default) and its typed parsing do the rest.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use clap::error::ErrorKind;
+use clap::{Arg, Args, Command, CommandFactory, FromArgMatches, Parser};
+use engram_engine::RetrievalConfig;
+
+use super::{Config, Tuning};
+
+/// The setting naming the configuration file (itself not a key in it).
+const FILE_SETTING: &str = "config_file";
+const DEFAULT_FILE: &str = "engram.toml";
+const RETRIEVAL_TABLE: &str = "retrieval";
+
+/// `C`'s command with every setting an option of every subcommand, so
+/// `engram serve --help` lists them all.
+pub fn command<C: CommandFactory>() -> Command {
+    Config::augment_args(C::command()).mut_args(|a| a.global(true))
+}
+
+/// Parses the command line `args` into `C` and the settings, reading
+/// variables through `env` and the file named by `--config`,
+/// `ENGRAM_CONFIG` or else `./engram.toml` when it exists.
+pub fn parse<C: Parser>(
+    args: impl IntoIterator<Item = OsString>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(C, Config), clap::Error> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let env = |name: &str| env(name).filter(|v| !v.is_empty());
+    let declared = command::<C>();
+    let mut parser = declared.clone().mut_args(|a| a.env(None));
+    let flags = parser
+        .clone()
+        .try_get_matches_from(&args)
+        .map_err(|e| help(&declared, &args).unwrap_or(e))?;
+    let variables: Vec<(String, String)> = declared
+        .get_arguments()
+        .filter_map(|a| {
+            let name = a.get_env()?.to_str()?;
+            Some((a.get_id().to_string(), name.to_owned()))
+        })
+        .collect();
+    let file_variable = variables
+        .iter()
+        .find_map(|(id, name)| (id == FILE_SETTING).then_some(name.as_str()));
+    let path = flags
+        .get_one::<PathBuf>(FILE_SETTING)
+        .cloned()
+        .or_else(|| file_variable.and_then(env).map(PathBuf::from))
+        .or_else(|| Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.exists()));
+    let file = match path {
+        Some(path) => File::read(path)?,
+        None => File::default(),
+    };
+    for (id, name) in &variables {
+        let (value, origin) = match env(name) {
+            Some(v) => (v, Origin::Variable(name)),
+            None => match file.value(id)? {
+                Some(v) => (v, Origin::File { key: id, path: &file.path }),
+                None => continue,
+            },
+        };
+        if let Some(arg) = parser.get_arguments().find(|a| a.get_id() == id) {
+            check(arg, &value, &origin)?;
+        }
+        parser = parser.mut_arg(id, |a| a.default_value(value));
+    }
+    let matches = parser.try_get_matches_from(&args)?;
+    let cli = C::from_arg_matches(&matches)?;
+    let mut config = Config::from_arg_matches(&matches)?;
+    config.retrieval = file.retrieval()?;
+    config.tuning.apply(&mut config.retrieval);
+    Ok((cli, config))
+}
+
+/// `--help` and `--version` as the declared command gives them: its options
+/// name their variables, the parser's do not.
+fn help(declared: &Command, args: &[OsString]) -> Option<clap::Error> {
+    let e = declared.clone().try_get_matches_from(args).err()?;
+    matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    )
+    .then_some(e)
+}
+
+/// Where a value given other than by flag came from (clap names flags).
+enum Origin<'a> {
+    Variable(&'a str),
+    File { key: &'a str, path: &'a Path },
+}
+
+impl fmt::Display for Origin<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Variable(name) => f.write_str(name),
+            Origin::File { key, path } => write!(f, "`{key}` in {}", path.display()),
+        }
+    }
+}
+
+/// Parses `value` as `arg` would, so a bad value is reported as the
+/// variable or file key it came from, with what a valid one looks like
+/// (and without echoing secrets).
+fn check(arg: &Arg, value: &str, origin: &Origin) -> Result<(), clap::Error> {
+    let probe = Command::new("engram").arg(arg.clone().global(false).default_value(value.to_owned()));
+    let Err(e) = probe.try_get_matches_from(["engram"]) else {
+        return Ok(());
+    };
+    let mut reason = match std::error::Error::source(&e) {
+        Some(cause) => cause.to_string(),
+        None => e.kind().to_string(),
+    };
+    let possible: Vec<String> = arg
+        .get_possible_values()
+        .iter()
+        .map(|v| v.get_name().to_owned())
+        .collect();
+    if !possible.is_empty() {
+        reason = format!("use one of {}", possible.join(", "));
+    }
+    let given = if arg.is_hide_env_values_set() {
+        String::new()
+    } else {
+        format!(" = {value:?}")
+    };
+    Err(fail(format!("{origin}{given} is not valid: {reason}")))
+}
+
+fn fail(message: String) -> clap::Error {
+    clap::Error::raw(ErrorKind::ValueValidation, format!("{message}\n"))
+}
+
+/// The configuration file's values.
+#[derive(Default)]
+struct File {
+    path: PathBuf,
+    table: toml::Table,
+}
+
+impl File {
+    fn read(path: PathBuf) -> Result<File, clap::Error> {
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            fail(format!(
+                "cannot read the configuration file {}: {e}",
+                path.display()
+            ))
+        })?;
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| fail(format!("configuration file {}: {e}", path.display())))?;
+        let keys = file_keys();
+        if let Some(unknown) = table
+            .keys()
+            .find(|k| *k != RETRIEVAL_TABLE && !keys.contains(k))
+        {
+            return Err(fail(format!(
+                "{}: unknown key `{unknown}`; the keys are {} and the [{RETRIEVAL_TABLE}] table \
+                 (`engram serve --help` says what each means)",
+                path.display(),
+                keys.join(", ")
+            )));
+        }
+        Ok(File { path, table })
+    }
+
+    /// The value of `key` as its flag would take it.
+    fn value(&self, key: &str) -> Result<Option<String>, clap::Error> {
+        Ok(match self.table.get(key) {
+            None => None,
+            Some(toml::Value::String(s)) => Some(s.clone()),
+            Some(v @ (toml::Value::Array(_) | toml::Value::Table(_))) => {
+                return Err(fail(format!(
+                    "`{key}` in {} must be a single value, not {}",
+                    self.path.display(),
+                    v.type_str()
+                )));
+            }
+            Some(v) => Some(v.to_string()),
+        })
+    }
+
+    fn retrieval(&self) -> Result<RetrievalConfig, clap::Error> {
+        let Some(table) = self.table.get(RETRIEVAL_TABLE) else {
+            return Ok(RetrievalConfig::default());
+        };
+        table.clone().try_into().map_err(|e| {
+            fail(format!(
+                "[{RETRIEVAL_TABLE}] in {}: {e} (docs/RETRIEVAL.md lists its keys)",
+                self.path.display()
+            ))
+        })
+    }
+}
+
+/// The file's keys besides `[retrieval]`: every setting but the file's own
+/// name and the retrieval overrides (their keys are in `[retrieval]`).
+fn file_keys() -> Vec<String> {
+    let ids = |c: Command| -> Vec<String> {
+        c.get_arguments().map(|a| a.get_id().to_string()).collect()
+    };
+    let overrides = ids(Tuning::augment_args(Command::new("engram")));
+    ids(Config::augment_args(Command::new("engram")))
+        .into_iter()
+        .filter(|k| k != FILE_SETTING && !overrides.contains(k))
+        .collect()
+}
