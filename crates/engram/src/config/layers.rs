@@ -10,7 +10,6 @@
 //! flag beats the default) and its typed parsing do the rest.
 
 use std::ffi::OsString;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use clap::error::ErrorKind;
@@ -68,7 +67,13 @@ pub fn parse<C: Parser>(
         let (value, origin) = match env(name) {
             Some(v) => (v, Origin::Variable(name)),
             None => match file.value(id)? {
-                Some(v) => (v, Origin::File { key: id, path: &file.path }),
+                Some(v) => (
+                    v,
+                    Origin::File {
+                        key: id,
+                        path: &file.path,
+                    },
+                ),
                 None => continue,
             },
         };
@@ -104,11 +109,13 @@ enum Origin<'a> {
     File { key: &'a str, path: &'a Path },
 }
 
-impl fmt::Display for Origin<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Origin<'_> {
+    /// The origin with the value it gave, unless that is a secret.
+    fn with(&self, value: Option<&str>) -> String {
+        let value = value.map(|v| format!(" = {v:?}")).unwrap_or_default();
         match self {
-            Origin::Variable(name) => f.write_str(name),
-            Origin::File { key, path } => write!(f, "`{key}` in {}", path.display()),
+            Origin::Variable(name) => format!("{name}{value}"),
+            Origin::File { key, path } => format!("`{key}{value}` in {}", path.display()),
         }
     }
 }
@@ -117,28 +124,31 @@ impl fmt::Display for Origin<'_> {
 /// variable or file key it came from, with what a valid one looks like
 /// (and without echoing secrets).
 fn check(arg: &Arg, value: &str, origin: &Origin) -> Result<(), clap::Error> {
-    let probe = Command::new("engram").arg(arg.clone().global(false).default_value(value.to_owned()));
+    let probe =
+        Command::new("engram").arg(arg.clone().global(false).default_value(value.to_owned()));
     let Err(e) = probe.try_get_matches_from(["engram"]) else {
         return Ok(());
-    };
-    let mut reason = match std::error::Error::source(&e) {
-        Some(cause) => cause.to_string(),
-        None => e.kind().to_string(),
     };
     let possible: Vec<String> = arg
         .get_possible_values()
         .iter()
         .map(|v| v.get_name().to_owned())
         .collect();
-    if !possible.is_empty() {
-        reason = format!("use one of {}", possible.join(", "));
-    }
-    let given = if arg.is_hide_env_values_set() {
-        String::new()
+    let reason = if possible.is_empty() {
+        let cause =
+            std::error::Error::source(&e).map_or_else(|| e.kind().to_string(), |c| c.to_string());
+        match arg.get_default_values() {
+            [default] => format!("{cause} (the default is {})", default.to_string_lossy()),
+            _ => cause,
+        }
     } else {
-        format!(" = {value:?}")
+        format!("use one of {}", possible.join(", "))
     };
-    Err(fail(format!("{origin}{given} is not valid: {reason}")))
+    let shown = (!arg.is_hide_env_values_set()).then_some(value);
+    Err(fail(format!(
+        "{} is not valid: {reason}",
+        origin.with(shown)
+    )))
 }
 
 fn fail(message: String) -> clap::Error {
@@ -200,8 +210,9 @@ impl File {
         };
         table.clone().try_into().map_err(|e| {
             fail(format!(
-                "[{RETRIEVAL_TABLE}] in {}: {e} (docs/RETRIEVAL.md lists its keys)",
-                self.path.display()
+                "[{RETRIEVAL_TABLE}] in {}: {} (docs/RETRIEVAL.md lists its keys)",
+                self.path.display(),
+                e.to_string().trim_end()
             ))
         })
     }
@@ -210,9 +221,8 @@ impl File {
 /// The file's keys besides `[retrieval]`: every setting but the file's own
 /// name and the retrieval overrides (their keys are in `[retrieval]`).
 fn file_keys() -> Vec<String> {
-    let ids = |c: Command| -> Vec<String> {
-        c.get_arguments().map(|a| a.get_id().to_string()).collect()
-    };
+    let ids =
+        |c: Command| -> Vec<String> { c.get_arguments().map(|a| a.get_id().to_string()).collect() };
     let overrides = ids(Tuning::augment_args(Command::new("engram")));
     ids(Config::augment_args(Command::new("engram")))
         .into_iter()

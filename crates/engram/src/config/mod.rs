@@ -23,7 +23,9 @@ pub const RERANK_MODEL: &str = "ms-marco-MiniLM-L-12-v2";
 const BGE_QUERY_PREFIX: &str = "Represent this sentence for searching relevant passages: ";
 
 #[derive(clap::Args, Debug, Clone)]
-#[command(next_help_heading = "Settings (flag > environment variable > engram.toml key of the same name > default)")]
+#[command(
+    next_help_heading = "Settings (flag > environment variable > engram.toml key of the same name > default)"
+)]
 pub struct Config {
     /// The configuration file [default: ./engram.toml when it exists]
     #[arg(long = "config", env = "ENGRAM_CONFIG", value_name = "FILE")]
@@ -127,9 +129,10 @@ pub enum EmbedderKind {
     Ollama,
 }
 
-/// The retrieval settings most worth comparing from one run to the next,
-/// also as flags and variables. Each overrides the `[retrieval]` key of its
-/// name (defaults and meaning: docs/RETRIEVAL.md).
+// The retrieval settings most worth comparing from one run to the next,
+// also as flags and variables. Each overrides the `[retrieval]` key of its
+// name (defaults and meaning: docs/RETRIEVAL.md). Not a doc comment, nor on
+// `Config`: clap would make it the command's description.
 #[derive(clap::Args, Debug, Clone)]
 #[command(next_help_heading = "Retrieval (override engram.toml's [retrieval] table)")]
 struct Tuning {

@@ -98,7 +98,11 @@ fn the_file_can_be_named_by_flag_or_variable() {
     let other = TomlFile::new("data_dir = \"/elsewhere\"\n");
     let by_variable = with_file(&other, &["migrate"], &[]).unwrap();
     assert_eq!(by_variable.data_dir, PathBuf::from("/elsewhere"));
-    let flag_wins = with_file(&other, &["migrate", "--config", path.to_str().unwrap()], &[]);
+    let flag_wins = with_file(
+        &other,
+        &["migrate", "--config", path.to_str().unwrap()],
+        &[],
+    );
     assert_eq!(flag_wins.unwrap().data_dir, PathBuf::from("/srv/engram"));
 }
 
@@ -109,7 +113,10 @@ fn retrieval_overrides_beat_the_retrieval_table() {
     assert_eq!(c.retrieval.candidates, 70);
     assert_eq!(c.retrieval.rerank_weight, 0.5);
 
-    let env = [("ENGRAM_CANDIDATES", "80"), ("ENGRAM_LEXICAL_WEIGHT", "0.25")];
+    let env = [
+        ("ENGRAM_CANDIDATES", "80"),
+        ("ENGRAM_LEXICAL_WEIGHT", "0.25"),
+    ];
     let c = with_file(&file, &["serve"], &env).unwrap();
     assert_eq!(c.retrieval.candidates, 80);
     assert_eq!(c.retrieval.rerank_weight, 0.5);
@@ -173,22 +180,32 @@ fn typed_values() {
 #[test]
 fn a_bad_variable_is_named_with_what_is_valid() {
     let e = resolve(&["serve"], &[("ENGRAM_MAX_BODY_BYTES", "lots")]).unwrap_err();
-    assert!(e.contains("ENGRAM_MAX_BODY_BYTES = \"lots\" is not valid"), "{e}");
+    assert!(
+        e.contains("ENGRAM_MAX_BODY_BYTES = \"lots\" is not valid"),
+        "{e}"
+    );
     assert!(e.contains("at least 1024"), "{e}");
     let e = resolve(&["serve"], &[("ENGRAM_LOG_FORMAT", "xml")]).unwrap_err();
     assert!(e.contains("ENGRAM_LOG_FORMAT = \"xml\""), "{e}");
     assert!(e.contains("use one of pretty, json"), "{e}");
     let e = resolve(&["serve"], &[("ENGRAM_LISTEN", "localhost")]).unwrap_err();
     assert!(e.contains("ENGRAM_LISTEN = \"localhost\""), "{e}");
+    assert!(e.contains("the default is 127.0.0.1:8080"), "{e}");
     let e = resolve(&["serve"], &[("ENGRAM_RATE_LIMIT_PER_SECOND", "0")]).unwrap_err();
-    assert!(e.contains("ENGRAM_RATE_LIMIT_PER_SECOND") && e.contains("more than 0"), "{e}");
+    assert!(
+        e.contains("ENGRAM_RATE_LIMIT_PER_SECOND") && e.contains("more than 0"),
+        "{e}"
+    );
 }
 
 #[test]
 fn a_bad_secret_is_named_but_not_echoed() {
     let short = "too-short-0123456789abcdef-0123";
     let e = resolve(&["serve"], &[("ENGRAM_ADMIN_KEY", short)]).unwrap_err();
-    assert!(e.contains("ENGRAM_ADMIN_KEY is not valid") && e.contains("32"), "{e}");
+    assert!(
+        e.contains("ENGRAM_ADMIN_KEY is not valid") && e.contains("32"),
+        "{e}"
+    );
     assert!(!e.contains(short), "{e}");
 }
 
@@ -196,7 +213,7 @@ fn a_bad_secret_is_named_but_not_echoed() {
 fn a_bad_file_value_names_the_key_and_the_file() {
     let file = TomlFile::new("max_body_bytes = 10\n");
     let e = with_file(&file, &["serve"], &[]).unwrap_err();
-    assert!(e.contains("`max_body_bytes` in "), "{e}");
+    assert!(e.contains("`max_body_bytes = \"10\"` in "), "{e}");
     assert!(e.contains(file.path().to_str().unwrap()), "{e}");
     assert!(e.contains("at least 1024"), "{e}");
     let file = TomlFile::new("listen = [\"127.0.0.1:1\"]\n");
@@ -207,7 +224,10 @@ fn a_bad_file_value_names_the_key_and_the_file() {
 #[test]
 fn a_bad_flag_is_named_by_clap() {
     let e = resolve(&["serve", "--log-format", "xml"], &[]).unwrap_err();
-    assert!(e.contains("--log-format") && e.contains("pretty, json"), "{e}");
+    assert!(
+        e.contains("--log-format") && e.contains("pretty, json"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -243,9 +263,21 @@ fn declared_variables() -> BTreeSet<String> {
 fn serve_help_lists_every_setting_with_its_variable() {
     let e = resolve(&["serve", "--help"], &[]).unwrap_err();
     for name in declared_variables() {
-        assert!(e.contains(&format!("[env: {name}")), "{name} missing from:\n{e}");
+        assert!(
+            e.contains(&format!("[env: {name}")),
+            "{name} missing from:\n{e}"
+        );
     }
     assert!(e.contains("--rerank-max-tokens"), "{e}");
+}
+
+#[test]
+fn the_settings_leave_the_command_description_alone() {
+    let e = resolve(&["--help"], &[]).unwrap_err();
+    assert!(
+        e.starts_with("Long-term memory server for LLM agents"),
+        "{e}"
+    );
 }
 
 /// The variables in README.md's configuration table (first column, several
