@@ -39,31 +39,44 @@ pub fn parse<C: Parser>(
     let args: Vec<OsString> = args.into_iter().collect();
     let env = |name: &str| env(name).filter(|v| !v.is_empty());
     let declared = command::<C>();
-    let mut parser = declared.clone().mut_args(|a| a.env(None));
+    let parser = declared.clone().mut_args(|a| a.env(None));
     let flags = parser
         .clone()
         .try_get_matches_from(&args)
         .map_err(|e| help(&declared, &args).unwrap_or(e))?;
-    let variables: Vec<(String, String)> = declared
-        .get_arguments()
+    let variables = variables(&declared);
+    let path = flags.get_one::<PathBuf>(FILE_SETTING).cloned().or_else(|| {
+        let (_, name) = variables.iter().find(|(id, _)| id == FILE_SETTING)?;
+        env(name).map(PathBuf::from)
+    });
+    let file = File::find(path)?;
+    let matches = layered(parser, &variables, &env, &file)?.try_get_matches_from(&args)?;
+    let cli = C::from_arg_matches(&matches)?;
+    let mut config = Config::from_arg_matches(&matches)?;
+    config.retrieval = file.retrieval()?;
+    config.tuning.apply(&mut config.retrieval);
+    Ok((cli, config))
+}
+
+/// Each option's id and the variable it is read from.
+fn variables(cmd: &Command) -> Vec<(String, String)> {
+    cmd.get_arguments()
         .filter_map(|a| {
             let name = a.get_env()?.to_str()?;
             Some((a.get_id().to_string(), name.to_owned()))
         })
-        .collect();
-    let file_variable = variables
-        .iter()
-        .find_map(|(id, name)| (id == FILE_SETTING).then_some(name.as_str()));
-    let path = flags
-        .get_one::<PathBuf>(FILE_SETTING)
-        .cloned()
-        .or_else(|| file_variable.and_then(env).map(PathBuf::from))
-        .or_else(|| Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.exists()));
-    let file = match path {
-        Some(path) => File::read(path)?,
-        None => File::default(),
-    };
-    for (id, name) in &variables {
+        .collect()
+}
+
+/// `parser` with each option's default replaced by its variable's value,
+/// or else by the file's.
+fn layered(
+    mut parser: Command,
+    variables: &[(String, String)],
+    env: &dyn Fn(&str) -> Option<String>,
+    file: &File,
+) -> Result<Command, clap::Error> {
+    for (id, name) in variables {
         let (value, origin) = match env(name) {
             Some(v) => (v, Origin::Variable(name)),
             None => match file.value(id)? {
@@ -82,12 +95,7 @@ pub fn parse<C: Parser>(
         }
         parser = parser.mut_arg(id, |a| a.default_value(value));
     }
-    let matches = parser.try_get_matches_from(&args)?;
-    let cli = C::from_arg_matches(&matches)?;
-    let mut config = Config::from_arg_matches(&matches)?;
-    config.retrieval = file.retrieval()?;
-    config.tuning.apply(&mut config.retrieval);
-    Ok((cli, config))
+    Ok(parser)
 }
 
 /// `--help` and `--version` as the declared command gives them: its options
@@ -163,6 +171,14 @@ struct File {
 }
 
 impl File {
+    /// The file at `path`, or else `./engram.toml`, or else none.
+    fn find(path: Option<PathBuf>) -> Result<File, clap::Error> {
+        match path.or_else(|| Some(PathBuf::from(DEFAULT_FILE)).filter(|p| p.exists())) {
+            Some(path) => File::read(path),
+            None => Ok(File::default()),
+        }
+    }
+
     fn read(path: PathBuf) -> Result<File, clap::Error> {
         let text = std::fs::read_to_string(&path).map_err(|e| {
             fail(format!(

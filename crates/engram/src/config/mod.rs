@@ -159,27 +159,21 @@ struct Tuning {
 
 impl Tuning {
     fn apply(&self, r: &mut RetrievalConfig) {
-        if let Some(v) = self.rerank_candidates {
-            r.rerank_candidates = v;
+        fn set<T: Copy>(field: &mut T, value: Option<T>) {
+            if let Some(v) = value {
+                *field = v;
+            }
         }
-        if let Some(v) = self.rerank_weight {
-            r.rerank_weight = v;
-        }
-        if let Some(v) = self.session_context {
-            r.session_context = v;
-        }
-        if let Some(v) = self.context_blend {
-            r.context_blend = v;
-        }
-        if let Some(v) = self.candidates {
-            r.candidates = v;
-        }
-        if let Some(lexical_weight) = self.lexical_weight {
-            r.fusion = Fusion::ZScore {
-                dense_weight: 1.0,
-                lexical_weight,
-            };
-        }
+        set(&mut r.rerank_candidates, self.rerank_candidates);
+        set(&mut r.rerank_weight, self.rerank_weight);
+        set(&mut r.session_context, self.session_context);
+        set(&mut r.context_blend, self.context_blend);
+        set(&mut r.candidates, self.candidates);
+        let fusion = self.lexical_weight.map(|lexical_weight| Fusion::ZScore {
+            dense_weight: 1.0,
+            lexical_weight,
+        });
+        set(&mut r.fusion, fusion);
     }
 }
 
