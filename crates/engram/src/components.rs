@@ -9,7 +9,7 @@ use engram_engine::Engine;
 use engram_pg::PgStore;
 use engram_store::Store;
 
-use crate::config::{Config, DEFAULT_MODEL, RERANK_MODEL};
+use crate::config::{Config, DEFAULT_MODEL, EmbedderKind, RERANK_MODEL};
 
 /// The PostgreSQL store when `DATABASE_URL` is set, else the embedded
 /// store in the data directory. Either way pending migrations are applied.
@@ -42,39 +42,34 @@ fn onnx_threads(c: &Config) -> usize {
 
 /// Loads the configured embedder. Blocking (model load or a network probe).
 pub fn load_embedder(c: &Config) -> anyhow::Result<Arc<dyn Embedder>> {
-    let threads = onnx_threads(c);
-    Ok(match c.embedder.as_str() {
-        "onnx" => Arc::new(OnnxEmbedder::load(
-            &c.model_dir.join(DEFAULT_MODEL),
-            &c.onnx_runtime_path(),
-            DEFAULT_MODEL,
-            &c.embed_query_prefix,
-            threads,
-        )?),
-        flavor @ ("openai" | "ollama") => {
-            let url = c
-                .embed_url
-                .as_deref()
-                .with_context(|| format!("ENGRAM_EMBEDDER={flavor} needs ENGRAM_EMBED_URL"))?;
-            let model = c
-                .embed_model
-                .as_deref()
-                .with_context(|| format!("ENGRAM_EMBEDDER={flavor} needs ENGRAM_EMBED_MODEL"))?;
-            let flavor = if flavor == "openai" {
-                HttpFlavor::OpenAi
-            } else {
-                HttpFlavor::Ollama
-            };
-            Arc::new(HttpEmbedder::connect(
-                flavor,
-                url,
-                model,
-                c.embed_api_key.clone(),
+    let flavor = match c.embedder {
+        EmbedderKind::Onnx => {
+            return Ok(Arc::new(OnnxEmbedder::load(
+                &c.model_dir.join(DEFAULT_MODEL),
+                &c.onnx_runtime_path(),
+                DEFAULT_MODEL,
                 &c.embed_query_prefix,
-            )?)
+                onnx_threads(c),
+            )?));
         }
-        other => bail!("ENGRAM_EMBEDDER={other:?}: use onnx, openai or ollama"),
-    })
+        EmbedderKind::Openai => HttpFlavor::OpenAi,
+        EmbedderKind::Ollama => HttpFlavor::Ollama,
+    };
+    let url = c
+        .embed_url
+        .as_deref()
+        .context("the HTTP embedders (ENGRAM_EMBEDDER=openai or ollama) need ENGRAM_EMBED_URL")?;
+    let model = c
+        .embed_model
+        .as_deref()
+        .context("the HTTP embedders (ENGRAM_EMBEDDER=openai or ollama) need ENGRAM_EMBED_MODEL")?;
+    Ok(Arc::new(HttpEmbedder::connect(
+        flavor,
+        url,
+        model,
+        c.embed_api_key.clone(),
+        &c.embed_query_prefix,
+    )?))
 }
 
 /// The cross-encoder, when reranking is configured. Blocking (model load).

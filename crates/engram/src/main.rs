@@ -11,7 +11,7 @@ mod serve;
 
 use clap::{Parser, Subcommand};
 
-use config::Config;
+use config::{Config, LogFormat};
 
 #[derive(Parser)]
 #[command(
@@ -26,7 +26,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the HTTP API (configuration from the environment; see README.md).
+    /// Serve the HTTP API (the settings below; see README.md).
     Serve,
     /// Serve the memory tools over MCP on stdin/stdout, as the tenant whose
     /// key is in ENGRAM_API_KEY (for Claude Desktop, Claude Code, Cursor; see docs/MCP.md).
@@ -82,12 +82,12 @@ enum Bench {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let (cli, config) = config::parse::<Cli>(std::env::args_os(), |name| std::env::var(name).ok())
+        .unwrap_or_else(|e| e.exit());
     let result = (|| -> anyhow::Result<()> {
         if let Command::Healthcheck { url } = &cli.command {
             return maintenance::healthcheck(url);
         }
-        let config = Config::load()?;
         init_logging(&config);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -128,12 +128,10 @@ fn main() -> std::process::ExitCode {
 /// Logs go to stderr, so stdout stays free for command output and for the
 /// MCP protocol of `engram mcp`.
 fn init_logging(c: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&c.log))
         .with_writer(std::io::stderr);
-    if c.log_format == "json" {
+    if c.log_format == LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();

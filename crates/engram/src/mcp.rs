@@ -10,8 +10,8 @@ use crate::config::Config;
 use crate::{components, datadir, serve};
 
 pub async fn run(c: Config) -> anyhow::Result<()> {
-    let key = match std::env::var("ENGRAM_API_KEY") {
-        Ok(k) if !k.trim().is_empty() => k.trim().to_string(),
+    let key = match c.api_key.as_deref().map(str::trim) {
+        Some(k) if !k.is_empty() => k.to_string(),
         _ => bail!(
             "ENGRAM_API_KEY is not set: `engram mcp` acts as one tenant and needs that tenant's key \
              (the key `engram serve` printed on its first run, kept in {}, or one created with \

@@ -18,7 +18,7 @@ use crate::datadir;
 const FLUSH_EVERY: Duration = Duration::from_secs(30);
 
 pub async fn run(c: Config) -> anyhow::Result<()> {
-    let addr = c.listen_addr()?;
+    let addr = c.listen;
     if c.admin_key.is_none() && !addr.ip().is_loopback() {
         bail!(
             "refusing to serve on {addr} without ENGRAM_ADMIN_KEY: set an admin key of at least 32 characters \
