@@ -37,7 +37,8 @@ use async_trait::async_trait;
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime, Transaction,
 };
-use tokio_postgres::NoTls;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
 
 use engram_core::query::Cursor;
 use engram_core::tenant::{ApiKey, Tenant};
@@ -116,6 +117,32 @@ impl PgStore {
         let out = body(&tx).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(out)
+    }
+
+    /// One query inside `tenant`.
+    async fn tenant_query(
+        &self,
+        tenant: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>> {
+        self.with_tenant(tenant, async |tx| {
+            tx.query(sql, params).await.map_err(db_err)
+        })
+        .await
+    }
+
+    /// One statement inside `tenant`; returns the number of rows it changed.
+    async fn tenant_execute(
+        &self,
+        tenant: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64> {
+        self.with_tenant(tenant, async |tx| {
+            tx.execute(sql, params).await.map_err(db_err)
+        })
+        .await
     }
 }
 

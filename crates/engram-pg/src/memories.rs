@@ -74,18 +74,17 @@ pub async fn idempotent_result(
     tenant_id: &str,
     key: &str,
 ) -> Result<Option<IdempotentResult>> {
-    let row = store
-        .with_tenant(tenant_id, async |tx| {
-            tx.query_opt(
-                "SELECT fingerprint, ids FROM idempotency WHERE tenant_id = $1 AND key = $2",
-                &[&tenant_id, &key],
-            )
-            .await
-            .map_err(db_err)
-        })
+    let rows = store
+        .tenant_query(
+            tenant_id,
+            "SELECT fingerprint, ids FROM idempotency WHERE tenant_id = $1 AND key = $2",
+            &[&tenant_id, &key],
+        )
         .await?;
-    let Some(r) = row else { return Ok(None) };
-    let s = Stored::named(&r, format!("idempotency row of key {key}"));
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
+    let s = Stored::named(r, format!("idempotency row of key {key}"));
     Ok(Some(IdempotentResult {
         fingerprint: s.get(0)?,
         ids: s.get(1)?,
@@ -111,17 +110,14 @@ pub async fn get(store: &PgStore, tenant_id: &str, id: &str) -> Result<Option<Me
 
 pub async fn get_records(store: &PgStore, tenant_id: &str, ids: &[String]) -> Result<Vec<Record>> {
     let rows = store
-        .with_tenant(tenant_id, async |tx| {
-            tx.query(
-                &format!(
-                    "SELECT {COLUMNS}, m.embedding FROM memories m \
-                     WHERE m.tenant_id = $1 AND m.id = ANY($2)"
-                ),
-                &[&tenant_id, &ids],
-            )
-            .await
-            .map_err(db_err)
-        })
+        .tenant_query(
+            tenant_id,
+            &format!(
+                "SELECT {COLUMNS}, m.embedding FROM memories m \
+                 WHERE m.tenant_id = $1 AND m.id = ANY($2)"
+            ),
+            &[&tenant_id, &ids],
+        )
         .await?;
     all(&rows, rows::record)
 }
@@ -134,28 +130,22 @@ pub async fn update(
 ) -> Result<bool> {
     let embedding = embedding.map(Vector::from);
     let n = store
-        .with_tenant(tenant_id, async |tx| {
-            tx.execute(
-                &update_memory_sql(),
-                &MemoryRow::new(tenant_id, m).params(&embedding),
-            )
-            .await
-            .map_err(db_err)
-        })
+        .tenant_execute(
+            tenant_id,
+            &update_memory_sql(),
+            &MemoryRow::new(tenant_id, m).params(&embedding),
+        )
         .await?;
     Ok(n > 0)
 }
 
 pub async fn delete(store: &PgStore, tenant_id: &str, id: &str) -> Result<bool> {
     let n = store
-        .with_tenant(tenant_id, async |tx| {
-            tx.execute(
-                "DELETE FROM memories WHERE tenant_id = $1 AND id = $2",
-                &[&tenant_id, &id],
-            )
-            .await
-            .map_err(db_err)
-        })
+        .tenant_execute(
+            tenant_id,
+            "DELETE FROM memories WHERE tenant_id = $1 AND id = $2",
+            &[&tenant_id, &id],
+        )
         .await?;
     Ok(n > 0)
 }
@@ -184,11 +174,7 @@ pub async fn list(
         " ORDER BY m.occurred_at DESC, m.id DESC LIMIT ${}",
         params.len()
     ));
-    let rows = store
-        .with_tenant(tenant_id, async |tx| {
-            tx.query(&sql, &refs(&params)).await.map_err(db_err)
-        })
-        .await?;
+    let rows = store.tenant_query(tenant_id, &sql, &refs(&params)).await?;
     all(&rows, rows::memory)
 }
 
@@ -199,17 +185,14 @@ pub async fn export_page(
     limit: usize,
 ) -> Result<Vec<Record>> {
     let rows = store
-        .with_tenant(tenant_id, async |tx| {
-            tx.query(
-                &format!(
-                    "SELECT {COLUMNS}, m.embedding FROM memories m \
-                     WHERE m.tenant_id = $1 AND m.id > $2 ORDER BY m.id LIMIT $3"
-                ),
-                &[&tenant_id, &after.unwrap_or(""), &(limit as i64)],
-            )
-            .await
-            .map_err(db_err)
-        })
+        .tenant_query(
+            tenant_id,
+            &format!(
+                "SELECT {COLUMNS}, m.embedding FROM memories m \
+                 WHERE m.tenant_id = $1 AND m.id > $2 ORDER BY m.id LIMIT $3"
+            ),
+            &[&tenant_id, &after.unwrap_or(""), &(limit as i64)],
+        )
         .await?;
     all(&rows, rows::record)
 }
@@ -220,11 +203,7 @@ pub async fn delete_where(store: &PgStore, tenant_id: &str, filter: &Filter) -> 
         "DELETE FROM memories m WHERE m.tenant_id = $1{}",
         filter_sql(filter, &mut params)
     );
-    store
-        .with_tenant(tenant_id, async |tx| {
-            tx.execute(&sql, &refs(&params)).await.map_err(db_err)
-        })
-        .await
+    store.tenant_execute(tenant_id, &sql, &refs(&params)).await
 }
 
 /// Sums the per-tenant counts, each read inside its own tenant: this

@@ -37,11 +37,7 @@ pub async fn lexical(
     let filters = filter_sql(filter, &mut params);
     params.push(Box::new(limit as i64));
     let sql = lexical::bm25_sql(&filters, params.len());
-    let rows = store
-        .with_tenant(tenant_id, async |tx| {
-            tx.query(&sql, &refs(&params)).await.map_err(db_err)
-        })
-        .await?;
+    let rows = store.tenant_query(tenant_id, &sql, &refs(&params)).await?;
     all(&rows, rows::hit)
 }
 
