@@ -36,7 +36,8 @@ impl<'r> Stored<'r> {
         Stored { row, what }
     }
 
-    /// A row of `table` named by `name` (for rows without an id column).
+    /// A row named `what` in errors, for rows without a text id column
+    /// (e.g. "idempotency row of key k1").
     pub fn named(row: &'r Row, what: impl Into<String>) -> Stored<'r> {
         Stored {
             row,
@@ -61,7 +62,7 @@ impl<'r> Stored<'r> {
     }
 
     /// Column `idx` holds a value engram never writes.
-    pub fn bad(&self, idx: usize, reason: impl Display) -> Error {
+    fn bad(&self, idx: usize, reason: impl Display) -> Error {
         let column = self.row.columns().get(idx).map_or("?", |c| c.name());
         Error::inconsistent(&self.what, format!("column {column}: {reason}"))
     }
@@ -111,6 +112,8 @@ pub fn hit(r: &Row) -> Result<Hit> {
     })
 }
 
+/// Every row read by `read`; the first that fails fails the whole answer
+/// (a partial list would hide the row).
 pub fn all<T>(rows: &[Row], read: impl Fn(&Row) -> Result<T>) -> Result<Vec<T>> {
     rows.iter().map(read).collect()
 }
