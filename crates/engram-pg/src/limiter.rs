@@ -11,6 +11,7 @@ use deadpool_postgres::Object;
 use engram_core::Result;
 use engram_store::Throttle;
 
+use crate::rows::Stored;
 use crate::sql::db_err;
 
 /// Spends one token of `bucket` if it has one.
@@ -34,7 +35,8 @@ pub async fn take(client: &Object, bucket: &str, per_second: f64, burst: f64) ->
         .query_one(&stmt, &[&bucket, &per_second, &burst])
         .await
         .map_err(db_err)?;
-    let (allowed, tokens): (bool, f64) = (row.get(0), row.get(1));
+    let s = Stored::named(&row, format!("rate_buckets row {bucket}"));
+    let (allowed, tokens): (bool, f64) = (s.get(0)?, s.get(1)?);
     Ok(if allowed {
         Throttle::Allowed
     } else {

@@ -28,6 +28,7 @@ use deadpool_postgres::Object;
 
 use engram_core::{Error, Result};
 
+use crate::rows::Stored;
 use crate::sql::db_err;
 
 /// Advisory lock ids (arbitrary constants, "engram" in ASCII plus a
@@ -163,14 +164,14 @@ pub async fn migrate(client: &mut Object) -> Result<usize> {
 /// so (a superuser, or the database owner where pgvector is trusted), so a
 /// fresh database needs no manual step; otherwise says who must do it.
 async fn ensure_vector_extension(client: &Object) -> Result<()> {
-    let present: bool = client
+    let row = client
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector')",
             &[],
         )
         .await
-        .map_err(db_err)?
-        .get(0);
+        .map_err(db_err)?;
+    let present: bool = Stored::named(&row, "pg_extension").get(0)?;
     if present {
         return Ok(());
     }
@@ -197,14 +198,14 @@ async fn apply(client: &mut Object) -> Result<usize> {
         )
         .await
         .map_err(db_err)?;
-    let current: i32 = client
+    let row = client
         .query_one(
             "SELECT coalesce(max(version), 0) FROM schema_migrations",
             &[],
         )
         .await
-        .map_err(db_err)?
-        .get(0);
+        .map_err(db_err)?;
+    let current: i32 = Stored::named(&row, "schema_migrations").get(0)?;
     if current > latest_version() {
         return Err(Error::Internal(format!(
             "the database has schema version {current}, newer than this engram ({}): upgrade engram",

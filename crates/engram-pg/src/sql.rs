@@ -1,19 +1,13 @@
-//! Mapping between PostgreSQL rows and engine types, filter clauses and
-//! error classification.
+//! Writing engine types as query parameters, filter clauses and error
+//! classification (reading rows back is [`crate::rows`]).
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::PoolError;
-use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{Json, ToSql};
 
 use engram_core::query::Condition;
-use engram_core::{Error, Filter, Kind, Memory};
-use engram_store::Record;
-
-/// Column list matching [`memory_from_row`] (and `embedding` last).
-pub const COLUMNS: &str = "m.id, m.content, m.kind, m.user_id, m.agent_id, m.session_id, m.role, \
-     m.labels, m.metadata, m.importance, m.occurred_at, m.created_at, m.updated_at";
+use engram_core::{Error, Filter, Memory, Result};
 
 /// A query parameter of any type.
 pub type Param = Box<dyn ToSql + Sync + Send>;
@@ -25,34 +19,67 @@ pub fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
         .collect()
 }
 
-pub fn memory_from_row(r: &Row) -> Memory {
-    let kind: String = r.get(2);
-    let metadata: serde_json::Value = r.get(8);
-    Memory {
-        id: r.get(0),
-        content: r.get(1),
-        kind: Kind::parse(&kind).unwrap_or_default(),
-        user_id: r.get(3),
-        agent_id: r.get(4),
-        session_id: r.get(5),
-        role: r.get(6),
-        labels: r.get(7),
-        metadata: match metadata {
-            serde_json::Value::Object(m) => m,
-            _ => Default::default(),
-        },
-        importance: r.get(9),
-        occurred_at: r.get(10),
-        created_at: r.get(11),
-        updated_at: r.get(12),
-    }
+/// The memory columns a write sets, bound by [`MemoryRow::params`] to
+/// `$3`..`$14` (after `$1` tenant and `$2` id; `$15` is the embedding).
+const WRITTEN: &str = "content, kind, user_id, agent_id, session_id, role, labels, metadata, \
+     importance, occurred_at, created_at, updated_at";
+const WRITTEN_PARAMS: &str = "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14";
+
+/// Inserts one memory ([`MemoryRow::params`]).
+pub fn insert_memory_sql() -> String {
+    format!(
+        "INSERT INTO memories(tenant_id, id, {WRITTEN}, embedding) \
+         VALUES ($1, $2, {WRITTEN_PARAMS}, $15)"
+    )
 }
 
-pub fn record_from_row(r: &Row) -> Record {
-    let embedding: pgvector::Vector = r.get(13);
-    Record {
-        memory: memory_from_row(r),
-        embedding: embedding.to_vec(),
+/// Replaces one memory ([`MemoryRow::params`]); a NULL embedding keeps the
+/// stored one.
+pub fn update_memory_sql() -> String {
+    format!(
+        "UPDATE memories SET ({WRITTEN}, embedding) = ({WRITTEN_PARAMS}, coalesce($15, embedding)) \
+         WHERE tenant_id = $1 AND id = $2"
+    )
+}
+
+/// A memory's column values, bound the same way by INSERT and UPDATE.
+pub struct MemoryRow<'m> {
+    tenant: &'m str,
+    m: &'m Memory,
+    kind: &'static str,
+    metadata: Json<&'m serde_json::Map<String, serde_json::Value>>,
+}
+
+impl<'m> MemoryRow<'m> {
+    pub fn new(tenant: &'m str, m: &'m Memory) -> MemoryRow<'m> {
+        MemoryRow {
+            tenant,
+            m,
+            kind: m.kind.as_str(),
+            metadata: Json(&m.metadata),
+        }
+    }
+
+    /// `$1`..`$15` of [`insert_memory_sql`] and [`update_memory_sql`].
+    pub fn params<'a>(&'a self, embedding: &'a (dyn ToSql + Sync)) -> [&'a (dyn ToSql + Sync); 15] {
+        let m = self.m;
+        [
+            &self.tenant,
+            &m.id,
+            &m.content,
+            &self.kind,
+            &m.user_id,
+            &m.agent_id,
+            &m.session_id,
+            &m.role,
+            &m.labels,
+            &self.metadata,
+            &m.importance,
+            &m.occurred_at,
+            &m.created_at,
+            &m.updated_at,
+            embedding,
+        ]
     }
 }
 
@@ -77,8 +104,11 @@ pub fn filter_sql(f: &Filter, params: &mut Vec<Param>) -> String {
     sql
 }
 
-pub fn time_from_micros(us: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(us).unwrap_or_default()
+/// A cursor's time; one outside the representable range (about 262,000
+/// years either side of 1970) was never issued by this server.
+pub fn time_from_micros(us: i64) -> Result<DateTime<Utc>> {
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| Error::invalid("cursor", "is not a cursor returned by this server"))
 }
 
 /// Connection trouble is `Unavailable` (503, retry later; `/ready` turns

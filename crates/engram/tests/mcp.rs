@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{ADMIN_KEY, Opts, Server, Workdir, model_dir, run_engram};
+use common::{ADMIN_KEY, Opts, Server, Workdir, model_dir, pg, run_engram};
 use serde_json::{Value, json};
 
 const TOOLS: [&str; 8] = [
@@ -74,11 +74,16 @@ fn over_http(s: &Server, key: &str, mode: &str, list: &[(&str, Value)]) -> Value
 }
 
 fn over_stdio(data: &Path, key: &str, list: &[(&str, Value)]) -> Value {
+    stdio_with(&stdio_env(data, key), list)
+}
+
+/// `engram mcp` with exactly the environment `env`.
+fn stdio_with(env: &Value, list: &[(&str, Value)]) -> Value {
     drive(&json!({
         "transport": "stdio",
         "command": env!("CARGO_BIN_EXE_engram"),
         "args": ["mcp"],
-        "env": stdio_env(data, key),
+        "env": env,
         "mode": "legacy",
         "calls": calls(list),
     }))
@@ -500,4 +505,60 @@ fn stdio_serves_the_same_tools_on_the_same_data_directory() {
         "{}",
         revoked.stderr
     );
+}
+
+/// A row corrupted in PostgreSQL behind engram's back: over stdio the call
+/// reading it is a tool error (details only in the log), and the same
+/// session keeps answering; a column of another type, which used to panic,
+/// too. Always on PostgreSQL (needs `ENGRAM_TEST_DATABASE_URL`).
+#[test]
+fn stdio_answers_a_corrupted_postgres_row_with_a_tool_error() {
+    let work = Workdir::new();
+    let data = work.data("data");
+    let db = pg::Database::new();
+    let s = Server::start_in(&work, &data, Opts::default().env("DATABASE_URL", &db.url));
+    let t = s.create_tenant("acme");
+    let key = s.create_key(&t, &["read", "write"]);
+    let bad = s.add_text(&key, "marta", DOG);
+    let good = s.add_text(&key, "marta", "Marta lives in Lisbon.");
+    let mut env = stdio_env(&data, &key);
+    env["DATABASE_URL"] = json!(db.url);
+    let tenant_url = pg::with_session_tenant(&db.url, &t);
+
+    pg::psql(
+        &tenant_url,
+        &format!("UPDATE memories SET kind = 'bogus' WHERE id = '{bad}'"),
+    );
+    let report = stdio_with(
+        &env,
+        &[
+            ("get_memory", json!({ "id": bad })),
+            ("get_memory", json!({ "id": good })),
+        ],
+    );
+    assert_eight_tools(&report);
+    let text = tool_error(&report, 0, "internal error");
+    assert!(
+        !text.contains("Bruno"),
+        "no stored content in errors: {text}"
+    );
+    ok(&report, 1);
+
+    pg::psql(
+        &db.url,
+        "ALTER TABLE memories ALTER COLUMN importance TYPE text USING importance::text",
+    );
+    let report = stdio_with(
+        &env,
+        &[
+            ("get_memory", json!({ "id": good })),
+            (
+                "search_memories",
+                json!({ "query": QUESTION, "user_id": "nobody" }),
+            ),
+        ],
+    );
+    assert_eight_tools(&report);
+    tool_error(&report, 0, "internal error");
+    assert_eq!(ids(ok(&report, 1)), Vec::<String>::new());
 }
