@@ -14,6 +14,8 @@
 //! backend holding them in memory reads only the winners' rows.
 
 pub mod backup;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::collections::{HashMap, HashSet};
 
