@@ -2,7 +2,7 @@
 //! saved to. Every read is checked, so a truncated or corrupt file is an
 //! error naming what is wrong, never a panic or a huge allocation.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 
 /// Writes `s` as its length (u32) and bytes, as [`Reader::string`] reads it.
 pub fn write_str(w: &mut impl Write, s: &str) -> io::Result<()> {
@@ -10,8 +10,10 @@ pub fn write_str(w: &mut impl Write, s: &str) -> io::Result<()> {
     w.write_all(s.as_bytes())
 }
 
-/// What a file starts with: magic bytes and a format version, so a file of
-/// another kind or an older layout is an error naming it, not garbage.
+/// What a file starts with: magic bytes, a format version and the id of
+/// the tenant it belongs to, so a file of another kind is an error naming
+/// it, and a file of an older layout or of another tenant is told apart
+/// from a corrupt one (both are rebuilt from the database).
 pub struct Format {
     pub magic: &'static [u8; 8],
     pub version: u32,
@@ -19,24 +21,51 @@ pub struct Format {
     pub name: &'static str,
 }
 
+/// What a file's header says about it.
+#[derive(Debug, PartialEq)]
+pub enum Header {
+    /// The current layout, of this tenant.
+    Current { tenant: String },
+    /// A layout this engram no longer reads.
+    Outdated { version: u32 },
+}
+
+/// Longer than any tenant id (a UUID is 36 bytes), short enough that a
+/// corrupt length allocates nothing to speak of.
+const MAX_TENANT_ID: usize = 256;
+
 impl Format {
-    pub fn write(&self, w: &mut impl Write) -> io::Result<()> {
+    pub fn write(&self, w: &mut impl Write, tenant: &str) -> io::Result<()> {
         w.write_all(self.magic)?;
-        w.write_all(&self.version.to_le_bytes())
+        w.write_all(&self.version.to_le_bytes())?;
+        write_str(w, tenant)
     }
 
-    pub fn check(&self, r: &mut Reader<'_>) -> Result<(), String> {
-        if r.take(self.magic.len())? != self.magic {
+    /// Reads the header from the start of `r`, leaving `r` after it when
+    /// it is current; returns it and how many bytes it took.
+    pub fn read(&self, r: &mut impl Read) -> Result<(Header, u64), String> {
+        let ends_early = |e: io::Error| match e.kind() {
+            io::ErrorKind::UnexpectedEof => "the file ends early".to_string(),
+            _ => format!("reading: {e}"),
+        };
+        let mut head = [0u8; 16];
+        r.read_exact(&mut head[..12]).map_err(ends_early)?;
+        if &head[..8] != self.magic {
             return Err(format!("not an engram {}", self.name));
         }
-        let version = r.u32()?;
+        let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
         if version != self.version {
-            return Err(format!(
-                "{} version {version}, expected {}",
-                self.name, self.version
-            ));
+            return Ok((Header::Outdated { version }, 12));
         }
-        Ok(())
+        r.read_exact(&mut head[12..]).map_err(ends_early)?;
+        let len = u32::from_le_bytes([head[12], head[13], head[14], head[15]]) as usize;
+        if len > MAX_TENANT_ID {
+            return Err(format!("a tenant id of {len} bytes"));
+        }
+        let mut id = vec![0u8; len];
+        r.read_exact(&mut id).map_err(ends_early)?;
+        let tenant = String::from_utf8(id).map_err(|_| "the tenant id is not UTF-8")?;
+        Ok((Header::Current { tenant }, 16 + len as u64))
     }
 }
 

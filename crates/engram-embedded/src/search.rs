@@ -29,6 +29,7 @@ impl Inner {
             let Some(seq) = tenant_seq(c, tenant_id)? else {
                 return Ok(None);
             };
+            indexes.confirm(seq, tenant_id)?;
             let allowed = allowed_rows(c, tenant_id, filter)?;
             search(c, indexes, seq, allowed.as_deref()).map(Some)
         })
@@ -94,6 +95,9 @@ impl Inner {
         let Some(seq) = self.read(|c| tenant_seq(c, &q.tenant_id))? else {
             return Ok(Retrieved::default());
         };
+        // The results are built from the indexes alone, so they must be
+        // the tenant's own.
+        indexes.confirm(seq, &q.tenant_id)?;
         let allowed = if q.filter.is_empty() {
             None
         } else {

@@ -44,7 +44,12 @@ impl Inner {
                 params![t.id, t.name, micros(t.created_at)],
             )
             .map_err(sql_err)?;
-            tx.commit().map_err(sql_err)
+            let seq = tx.last_insert_rowid();
+            tx.commit().map_err(sql_err)?;
+            match self.indexes.get() {
+                Some(v) => v.add_tenant(seq, &t.id),
+                None => Ok(()),
+            }
         })
     }
 

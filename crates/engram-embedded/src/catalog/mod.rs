@@ -21,13 +21,18 @@ pub struct Catalogs {
 impl Catalogs {
     pub fn new(dir: &Path) -> Result<Catalogs> {
         Ok(Catalogs {
-            tenants: PerTenant::new(dir, "facts", Box::new(|| Ok(Catalog::default())))?,
+            tenants: PerTenant::new(
+                dir,
+                "facts",
+                &codec::FORMAT,
+                Box::new(|| Ok(Catalog::default())),
+            )?,
         })
     }
 
     /// Loads the tenant's saved catalog; false when there is none to load.
-    pub fn load(&self, seq: i64) -> Result<bool> {
-        self.tenants.load_file(seq, |bytes| {
+    pub fn load(&self, seq: i64, tenant: &str) -> Result<bool> {
+        self.tenants.load_file(seq, tenant, |bytes| {
             codec::decode(bytes).map_err(|e| format!("catalog: {e}"))
         })
     }
@@ -66,6 +71,12 @@ impl Catalogs {
         self.tenants.read(seq, |catalog| {
             rows.iter().map(|r| catalog.memory(*r)).collect()
         })
+    }
+
+    /// The tenants' indexes, for what all kinds of index share: adding a
+    /// tenant, checking whose an index is, removing orphaned files.
+    pub fn tenants(&self) -> &PerTenant<Catalog> {
+        &self.tenants
     }
 
     pub fn drop_tenant(&self, seq: i64) {
