@@ -141,3 +141,42 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(self.take(len)?).map_err(|_| "a string is not UTF-8".to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FORMAT: Format = Format {
+        magic: b"ENGRAMXX",
+        version: 3,
+        name: "test index",
+    };
+
+    #[test]
+    fn the_header_names_the_tenant_and_tells_old_layouts_from_corrupt_files() {
+        let mut bytes = Vec::new();
+        FORMAT.write(&mut bytes, "tenant-a").unwrap();
+        bytes.extend_from_slice(b"body");
+        let mut r = bytes.as_slice();
+        let header = FORMAT.read(&mut r).unwrap();
+        let tenant = "tenant-a".to_string();
+        assert_eq!(header, (Header::Current { tenant }, 24));
+        assert_eq!(r, b"body", "left at the body");
+
+        let mut old = bytes.clone();
+        old[8..12].copy_from_slice(&2u32.to_le_bytes());
+        let header = FORMAT.read(&mut old.as_slice()).unwrap();
+        assert_eq!(header, (Header::Outdated { version: 2 }, 12));
+
+        let mut foreign = bytes.clone();
+        foreign[0] = b'X';
+        let err = FORMAT.read(&mut foreign.as_slice()).unwrap_err();
+        assert!(err.contains("not an engram test index"), "{err}");
+        for cut in [0, 7, 12, 15, 20] {
+            assert!(FORMAT.read(&mut &bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut long = bytes;
+        long[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(FORMAT.read(&mut long.as_slice()).is_err());
+    }
+}

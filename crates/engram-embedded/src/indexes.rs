@@ -398,3 +398,24 @@ fn watermark(conn: &Connection) -> Result<i64> {
         .map_err(sql_err)?;
     Ok(v.and_then(|s| s.parse().ok()).unwrap_or(0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_refuses_the_indexes_of_another_tenant() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::schema::migrate(&mut conn, dir.path()).unwrap();
+        let idx = Indexes::open(dir.path(), 4, &conn).unwrap();
+        idx.add_tenant(1, "a").unwrap();
+        assert!(idx.confirm(1, "a").is_ok());
+        assert!(
+            idx.confirm(2, "b").is_ok(),
+            "no index yet: nothing to serve"
+        );
+        let err = idx.confirm(1, "b").unwrap_err();
+        assert!(matches!(err, Error::Inconsistent { .. }), "{err}");
+    }
+}

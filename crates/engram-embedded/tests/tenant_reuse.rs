@@ -187,3 +187,30 @@ async fn index_files_of_another_tenant_are_discarded_and_rebuilt() {
     assert!(found.iter().all(|id| *id == mine), "{found:?}");
     assert!(found.contains(&mine), "rebuilt from the table");
 }
+
+#[tokio::test]
+async fn index_files_of_an_older_layout_are_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, mine) = {
+        let store = open(dir.path()).await;
+        let a = tenant(&store, "a").await;
+        let mine = record("my own secret");
+        let id = mine.memory.id.clone();
+        store.insert(&a, vec![mine], None).await.unwrap();
+        store.flush().await.unwrap();
+        (a, id)
+    };
+    // Version 1 of each format: its magic, then version 1 and no tenant.
+    for files in index_files(dir.path()) {
+        let mut bytes = std::fs::read(&files[0]).unwrap();
+        bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+        bytes.truncate(40);
+        std::fs::write(&files[0], bytes).unwrap();
+    }
+    let store = open(dir.path()).await;
+    let found = found(&store, &a).await;
+    assert!(
+        !found.is_empty() && found.iter().all(|id| *id == mine),
+        "{found:?}"
+    );
+}
