@@ -396,7 +396,10 @@ fn watermark(conn: &Connection) -> Result<i64> {
         )
         .optional()
         .map_err(sql_err)?;
-    Ok(v.and_then(|s| s.parse().ok()).unwrap_or(0))
+    v.map_or(Ok(0), |s| {
+        s.parse()
+            .map_err(|e| Error::inconsistent("meta row vectors_saved_seq", format!("{s:?}: {e}")))
+    })
 }
 
 #[cfg(test)]

@@ -174,6 +174,11 @@ fn candidates(
         None => vec![None; rows.len()],
     };
     let facts = indexes.catalog.ranking_facts(seq, &rows)?;
+    let at = |rowid, us| {
+        time(us).map_err(|e| {
+            Error::inconsistent(format!("catalog of tenant seq {seq}, row {rowid}"), e)
+        })
+    };
     let mut kept = Vec::with_capacity(rows.len());
     let mut features = Vec::with_capacity(rows.len());
     for ((rowid, dense), facts) in rows.into_iter().zip(similarity).zip(facts) {
@@ -185,7 +190,7 @@ fn candidates(
             dense,
             lexical: lexical.get(&rowid).copied(),
             importance,
-            occurred_at: time(occurred_at),
+            occurred_at: at(rowid, occurred_at)?,
         });
     }
     Ok((kept, features))

@@ -137,7 +137,7 @@ mod tests {
         }
         assert_eq!(back.facts(98), c.facts(98));
         assert_eq!(back.memory(98), c.memory(98));
-        assert!(back.memory(98).is_some());
+        assert!(back.memory(98).is_some_and(|m| m.is_ok()));
         let (names, _) = back.parts();
         assert!(!names.iter().any(|n| n.starts_with("gone")), "{names:?}");
         for cut in [0, 7, 12, bytes.len() / 2, bytes.len() - 1] {

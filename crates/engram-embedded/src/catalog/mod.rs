@@ -8,7 +8,7 @@ mod table;
 
 use std::path::Path;
 
-use engram_core::{Filter, Memory, Result};
+use engram_core::{Error, Filter, Memory, Result};
 
 use table::Catalog;
 
@@ -69,8 +69,14 @@ impl Catalogs {
     /// The memories at `rows`, in order; `None` for a row not catalogued.
     pub fn memories(&self, seq: i64, rows: &[i64]) -> Result<Vec<Option<Memory>>> {
         self.tenants.read(seq, |catalog| {
-            rows.iter().map(|r| catalog.memory(*r)).collect()
-        })
+            rows.iter()
+                .map(|r| {
+                    catalog.memory(*r).transpose().map_err(|e| {
+                        Error::inconsistent(format!("catalog of tenant seq {seq}, row {r}"), e)
+                    })
+                })
+                .collect()
+        })?
     }
 
     /// The tenants' indexes, for what all kinds of index share: adding a
