@@ -83,7 +83,7 @@ pub fn memory_from_row(r: &Row<'_>) -> rusqlite::Result<Memory> {
 pub fn record_from_row(r: &Row<'_>) -> rusqlite::Result<Record> {
     let memory = memory_from_row(r)?;
     let blob: Vec<u8> = r.get(13)?;
-    if blob.len() % 4 != 0 {
+    if !blob.len().is_multiple_of(4) {
         return Err(inconsistent(
             format!("memories row {}", memory.id),
             format!("embedding: {} bytes, not whole 32-bit floats", blob.len()),

@@ -93,7 +93,7 @@ async fn a_memory_that_does_not_read_back_is_an_error_naming_it() {
             names(store.get(&t, &id).await, &row);
             names(store.list(&t, &Filter::default(), 10, None).await, &row);
         }
-        names(store.get_records(&t, &[id.clone()]).await, &row);
+        names(store.get_records(&t, std::slice::from_ref(&id)).await, &row);
         names(store.export_page(&t, None, 10).await, &row);
         drop(store);
 
