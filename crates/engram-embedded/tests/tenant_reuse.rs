@@ -8,10 +8,13 @@ use chrono::Utc;
 use engram_core::fusion::Fusion;
 use engram_core::query::SearchMode;
 use engram_core::ranking::Ranking;
-use engram_core::tenant::Tenant;
 use engram_core::{Filter, Memory, NewMemory};
 use engram_embedded::EmbeddedStore;
 use engram_store::{Record, Retrieval, Store};
+
+mod common;
+
+use common::tenant;
 
 const DIM: usize = 4;
 const INDEX_DIRS: [&str; 3] = ["text", "vectors", "catalog"];
@@ -20,16 +23,6 @@ async fn open(dir: &Path) -> EmbeddedStore {
     let store = EmbeddedStore::open(dir).unwrap();
     store.bind_embedding_space("test", DIM).await.unwrap();
     store
-}
-
-async fn tenant(store: &EmbeddedStore, name: &str) -> String {
-    let t = Tenant {
-        id: uuid::Uuid::now_v7().to_string(),
-        name: name.into(),
-        created_at: Utc::now(),
-    };
-    store.create_tenant(&t).await.unwrap();
-    t.id
 }
 
 fn record(content: &str) -> Record {
@@ -133,6 +126,18 @@ async fn deleted_tenant_with_saved_files(dir: &Path, aside: &Path) -> Vec<String
     ids
 }
 
+/// A new tenant with one memory of its own, saved to index files, in the
+/// store at `dir`, closed. Returns the tenant's id and the memory's.
+async fn tenant_with_a_saved_memory(dir: &Path, name: &str) -> (String, String) {
+    let store = open(dir).await;
+    let t = tenant(&store, name).await;
+    let mine = record("my own secret");
+    let id = mine.memory.id.clone();
+    store.insert(&t, vec![mine], None).await.unwrap();
+    store.flush().await.unwrap();
+    (t, id)
+}
+
 #[tokio::test]
 async fn files_left_by_a_deleted_tenant_never_reach_a_new_one() {
     let dir = tempfile::tempdir().unwrap();
@@ -162,15 +167,7 @@ async fn index_files_of_another_tenant_are_discarded_and_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
     let aside = tempfile::tempdir().unwrap();
     let old_ids = deleted_tenant_with_saved_files(dir.path(), aside.path()).await;
-    let (new, mine) = {
-        let store = open(dir.path()).await;
-        let new = tenant(&store, "new").await;
-        let mine = record("my own secret");
-        let id = mine.memory.id.clone();
-        store.insert(&new, vec![mine], None).await.unwrap();
-        store.flush().await.unwrap();
-        (new, id)
-    };
+    let (new, mine) = tenant_with_a_saved_memory(dir.path(), "new").await;
     // The new tenant's files replaced by the old tenant's, as if it had
     // been given the old tenant's seq.
     let theirs = index_files(aside.path());
@@ -191,15 +188,7 @@ async fn index_files_of_another_tenant_are_discarded_and_rebuilt() {
 #[tokio::test]
 async fn index_files_of_an_older_layout_are_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, mine) = {
-        let store = open(dir.path()).await;
-        let a = tenant(&store, "a").await;
-        let mine = record("my own secret");
-        let id = mine.memory.id.clone();
-        store.insert(&a, vec![mine], None).await.unwrap();
-        store.flush().await.unwrap();
-        (a, id)
-    };
+    let (a, mine) = tenant_with_a_saved_memory(dir.path(), "a").await;
     // Version 1 of each format: its magic, then version 1 and no tenant.
     for files in index_files(dir.path()) {
         let mut bytes = std::fs::read(&files[0]).unwrap();
