@@ -12,7 +12,7 @@ pub fn write_str(w: &mut impl Write, s: &str) -> io::Result<()> {
 
 /// What a file starts with: magic bytes, a format version and the id of
 /// the tenant it belongs to, so a file of another kind is an error naming
-/// it, and a file of an older layout or of another tenant is told apart
+/// it, and a file of another version or of another tenant is told apart
 /// from a corrupt one (both are rebuilt from the database).
 pub struct Format {
     pub magic: &'static [u8; 8],
@@ -26,7 +26,8 @@ pub struct Format {
 pub enum Header {
     /// The current layout, of this tenant.
     Current { tenant: String },
-    /// A layout this engram no longer reads.
+    /// Another version's layout (older, or newer after a downgrade),
+    /// which this engram does not read.
     Outdated { version: u32 },
 }
 

@@ -230,14 +230,15 @@ impl<T> PerTenant<T> {
         let Some(header) = self.usable(&path, tenant, &mut input)? else {
             return Ok(false);
         };
-        let index = decode(&mut input, len - header).map_err(|e| corrupt(&path, e))?;
+        let index =
+            decode(&mut input, len.saturating_sub(header)).map_err(|e| corrupt(&path, e))?;
         self.insert(seq, tenant, index);
         Ok(true)
     }
 
     /// Reads the header of the file at `path` from `r`; its length when
-    /// the file is of the current layout and of `tenant`. A file of an
-    /// older layout or of another tenant is removed (with a warning) and
+    /// the file is of the current layout and of `tenant`. A file of
+    /// another format version or of another tenant is removed (with a warning) and
     /// `None` returned, so the index is rebuilt from the table: the files
     /// are derived data, and another tenant's must never be served.
     fn usable(&self, path: &Path, tenant: &str, r: &mut impl Read) -> Result<Option<u64>> {
@@ -254,7 +255,7 @@ impl<T> PerTenant<T> {
             Header::Outdated { version } => tracing::warn!(
                 file = %path.display(),
                 version,
-                "an index file of an older layout: rebuilding the index from the database"
+                "an index file of another format version: rebuilding the index from the database"
             ),
         }
         remove_file(path);

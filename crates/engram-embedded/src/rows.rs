@@ -37,9 +37,13 @@ pub fn inconsistent(what: impl Into<String>, reason: impl std::fmt::Display) -> 
     )
 }
 
-/// A memory's column read back, or an error naming the memory and column.
-fn parsed<T>(id: &str, column: &str, value: std::result::Result<T, String>) -> rusqlite::Result<T> {
-    value.map_err(|e| inconsistent(format!("memories row {id}"), format!("{column}: {e}")))
+/// A column's value read back, or an error naming the row and column.
+pub fn read_back<T>(
+    row: &str,
+    column: &str,
+    value: std::result::Result<T, String>,
+) -> rusqlite::Result<T> {
+    value.map_err(|e| inconsistent(row, format!("{column}: {e}")))
 }
 
 fn json<T: serde::de::DeserializeOwned>(s: &str) -> std::result::Result<T, String> {
@@ -48,15 +52,16 @@ fn json<T: serde::de::DeserializeOwned>(s: &str) -> std::result::Result<T, Strin
 
 pub fn memory_from_row(r: &Row<'_>) -> rusqlite::Result<Memory> {
     let id: String = r.get(0)?;
+    let row = format!("memories row {id}");
     let kind: String = r.get(2)?;
     let labels: String = r.get(7)?;
     let metadata: String = r.get(8)?;
     let importance: f64 = r.get(9)?;
-    let at = |i, column| parsed(&id, column, time(r.get(i)?));
+    let at = |i, column| read_back(&row, column, time(r.get(i)?));
     Ok(Memory {
         content: r.get(1)?,
-        kind: parsed(
-            &id,
+        kind: read_back(
+            &row,
             "kind",
             Kind::parse(&kind).ok_or("not a kind engram writes".into()),
         )?,
@@ -64,10 +69,10 @@ pub fn memory_from_row(r: &Row<'_>) -> rusqlite::Result<Memory> {
         agent_id: r.get(4)?,
         session_id: r.get(5)?,
         role: r.get(6)?,
-        labels: parsed(&id, "labels", json(&labels))?,
-        metadata: parsed(&id, "metadata", json(&metadata))?,
-        importance: parsed(
-            &id,
+        labels: read_back(&row, "labels", json(&labels))?,
+        metadata: read_back(&row, "metadata", json(&metadata))?,
+        importance: read_back(
+            &row,
             "importance",
             (importance.is_finite())
                 .then_some(importance as f32)

@@ -5,25 +5,30 @@ use rusqlite::{OptionalExtension, params};
 use engram_core::tenant::{ApiKey, Scope, Tenant};
 use engram_core::{Error, Result};
 
-use crate::rows::{inconsistent, micros, sql_err, time};
+use crate::rows::{micros, read_back, sql_err, time};
 use crate::{Inner, require_tenant, tenant_seq};
 
 fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
     let id: String = r.get(0)?;
     let scopes: String = r.get(3)?;
-    let what = || format!("api_keys row {id}");
+    let row = format!("api_keys row {id}");
     let scopes = scopes
         .split(',')
         .filter(|s| !s.is_empty())
-        .map(|s| Scope::parse(s).ok_or_else(|| inconsistent(what(), "scopes: an unknown scope")))
+        .map(|s| {
+            read_back(
+                &row,
+                "scopes",
+                Scope::parse(s).ok_or("an unknown scope".into()),
+            )
+        })
         .collect::<rusqlite::Result<_>>()?;
     Ok(ApiKey {
         tenant_id: r.get(1)?,
         name: r.get(2)?,
         scopes,
         hash: r.get(4)?,
-        created_at: time(r.get(5)?)
-            .map_err(|e| inconsistent(what(), format!("created_at: {e}")))?,
+        created_at: read_back(&row, "created_at", time(r.get(5)?))?,
         id,
     })
 }
@@ -34,8 +39,7 @@ fn tenant_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
     let id: String = r.get(0)?;
     Ok(Tenant {
         name: r.get(1)?,
-        created_at: time(r.get(2)?)
-            .map_err(|e| inconsistent(format!("tenants row {id}"), format!("created_at: {e}")))?,
+        created_at: read_back(&format!("tenants row {id}"), "created_at", time(r.get(2)?))?,
         id,
     })
 }
