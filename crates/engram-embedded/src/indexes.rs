@@ -5,21 +5,46 @@
 //! to `index_log` in the same transaction as the row, so after a crash the
 //! saved files are brought up to date by replaying the log past the last
 //! save: no acknowledged write is lost and no full rebuild is needed. A
-//! missing file is rebuilt from the table.
+//! missing file is rebuilt from the table, and so is a file of an older
+//! layout or of another tenant; files of no tenant are removed on open.
 
 use std::collections::HashSet;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use engram_core::{Memory, Result};
+use engram_core::{Error, Memory, Result};
 
 use super::catalog::Catalogs;
+use super::per_tenant::seq_of;
 use super::rows::{COLUMNS, record_from_row, sql_err};
 use super::text::TextIndexes;
 use super::threads::joined;
 use super::vectors::VectorIndexes;
 use engram_store::Record;
+
+/// The directories of the data directory the index files are in.
+pub const DIRS: [&str; 3] = ["vectors", "text", "catalog"];
+
+/// The highest tenant seq an index file in `dir` is named by, 0 for none.
+pub fn highest_seq_on_disk(dir: &Path) -> Result<i64> {
+    let mut highest = 0;
+    for d in DIRS.map(|d| dir.join(d)) {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::Internal(format!("listing {}: {e}", d.display()))),
+        };
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| Error::Internal(format!("listing {}: {e}", d.display())))?;
+            if let Some(seq) = seq_of(&entry.file_name().to_string_lossy()) {
+                highest = highest.max(seq);
+            }
+        }
+    }
+    Ok(highest)
+}
 
 /// Rows applied to the indexes per step while rebuilding or replaying.
 const APPLY_BATCH: usize = 1024;
@@ -64,30 +89,39 @@ struct Rebuilt {
 }
 
 impl Indexes {
-    /// Loads every tenant's saved indexes, rebuilds missing ones from the
-    /// table, and replays the log past the last save.
+    /// Removes the files of no tenant, loads every tenant's saved indexes,
+    /// rebuilds the others from the table, and replays the log past the
+    /// last save.
     pub fn open(dir: &Path, dimension: usize, conn: &Connection) -> Result<Indexes> {
+        let [vectors, text, catalog] = DIRS.map(|d| dir.join(d));
         let idx = Indexes {
-            vectors: VectorIndexes::new(&dir.join("vectors"), dimension)?,
-            text: TextIndexes::new(&dir.join("text"))?,
-            catalog: Catalogs::new(&dir.join("catalog"))?,
+            vectors: VectorIndexes::new(&vectors, dimension)?,
+            text: TextIndexes::new(&text)?,
+            catalog: Catalogs::new(&catalog)?,
         };
-        let seqs: Vec<i64> = {
-            let mut stmt = conn.prepare("SELECT seq FROM tenants").map_err(sql_err)?;
-            stmt.query_map([], |r| r.get(0))
+        let tenants: Vec<(i64, String)> = {
+            let mut stmt = conn
+                .prepare("SELECT seq, id FROM tenants")
+                .map_err(sql_err)?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
                 .map_err(sql_err)?
                 .collect::<rusqlite::Result<_>>()
                 .map_err(sql_err)?
         };
+        let live: HashSet<i64> = tenants.iter().map(|(seq, _)| *seq).collect();
+        idx.vectors.tenants().remove_orphans(&live)?;
+        idx.text.tenants().remove_orphans(&live)?;
+        idx.catalog.tenants().remove_orphans(&live)?;
         // Indexes rebuilt from the table already hold every logged change.
         let mut rebuilt = Rebuilt::default();
-        for seq in seqs {
+        for (seq, id) in &tenants {
+            let seq = *seq;
             // The three files are independent; loading them side by side
             // takes reopening from their sum to about the largest.
             let (vectors, text, catalog) = std::thread::scope(|s| {
-                let vectors = s.spawn(|| idx.vectors.load(seq));
-                let text = s.spawn(|| idx.text.load(seq));
-                let catalog = idx.catalog.load(seq);
+                let vectors = s.spawn(|| idx.vectors.load(seq, id));
+                let text = s.spawn(|| idx.text.load(seq, id));
+                let catalog = idx.catalog.load(seq, id);
                 (joined(vectors), joined(text), catalog)
             });
             let need = Which {
@@ -95,6 +129,7 @@ impl Indexes {
                 text: !text?,
                 catalog: !catalog?,
             };
+            idx.add(seq, id, need)?;
             for (needed, set) in [
                 (need.vectors, &mut rebuilt.vectors),
                 (need.text, &mut rebuilt.text),
@@ -112,6 +147,45 @@ impl Indexes {
         Ok(idx)
     }
 
+    /// Gives a new tenant its empty indexes.
+    pub fn add_tenant(&self, seq: i64, tenant_id: &str) -> Result<()> {
+        self.add(seq, tenant_id, ALL)
+    }
+
+    fn add(&self, seq: i64, tenant_id: &str, which: Which) -> Result<()> {
+        if which.vectors {
+            self.vectors.tenants().add(seq, tenant_id)?;
+        }
+        if which.text {
+            self.text.tenants().add(seq, tenant_id)?;
+        }
+        if which.catalog {
+            self.catalog.tenants().add(seq, tenant_id)?;
+        }
+        Ok(())
+    }
+
+    /// Checks, before a search answers from the indexes at `seq`, that
+    /// they are `tenant_id`'s: each knows its tenant from its file's header
+    /// or from the tenant it was built for. Seqs are never reused and files
+    /// are checked on load, so this only fails on a bug; it costs three
+    /// lookups, and it fails the search rather than answer it with
+    /// another tenant's memories.
+    pub fn confirm(&self, seq: i64, tenant_id: &str) -> Result<()> {
+        let owners = [
+            self.vectors.tenants().tenant(seq),
+            self.text.tenants().tenant(seq),
+            self.catalog.tenants().tenant(seq),
+        ];
+        if owners.iter().flatten().all(|t| **t == *tenant_id) {
+            return Ok(());
+        }
+        Err(Error::inconsistent(
+            format!("the indexes of tenant seq {seq}"),
+            "they belong to another tenant",
+        ))
+    }
+
     fn rebuild(&self, conn: &Connection, seq: i64, which: Which) -> Result<()> {
         let mut stmt = conn
             .prepare(&format!(
@@ -127,7 +201,8 @@ impl Indexes {
     /// Applies every logged change after the saved watermark. Idempotent:
     /// each logged memory is re-read and either (re)indexed or removed. A
     /// rowid freed by a delete can be reused by another tenant's memory,
-    /// so the row is read only if it is still the logging tenant's.
+    /// so the row is read only if it is still the logging tenant's; a
+    /// change of a tenant that no longer exists is skipped.
     /// Indexes just rebuilt are skipped: they already hold every logged
     /// change, and re-applying the log would only redo the work.
     fn replay(&self, conn: &Connection, rebuilt: &Rebuilt) -> Result<()> {
@@ -135,7 +210,7 @@ impl Indexes {
             .prepare(&format!(
                 "SELECT {COLUMNS}, m.embedding, l.tenant_seq, l.mem_rowid FROM \
                  (SELECT tenant_seq, mem_rowid, max(seq) AS seq FROM index_log WHERE seq > ? \
-                  GROUP BY tenant_seq, mem_rowid) l \
+                  AND tenant_seq IN (SELECT seq FROM tenants) GROUP BY tenant_seq, mem_rowid) l \
                  LEFT JOIN memories m ON m.rowid = l.mem_rowid \
                  AND m.tenant_id = (SELECT id FROM tenants WHERE seq = l.tenant_seq) \
                  ORDER BY l.seq"
@@ -321,5 +396,29 @@ fn watermark(conn: &Connection) -> Result<i64> {
         )
         .optional()
         .map_err(sql_err)?;
-    Ok(v.and_then(|s| s.parse().ok()).unwrap_or(0))
+    v.map_or(Ok(0), |s| {
+        s.parse()
+            .map_err(|e| Error::inconsistent("meta row vectors_saved_seq", format!("{s:?}: {e}")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_refuses_the_indexes_of_another_tenant() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::schema::migrate(&mut conn, dir.path()).unwrap();
+        let idx = Indexes::open(dir.path(), 4, &conn).unwrap();
+        idx.add_tenant(1, "a").unwrap();
+        assert!(idx.confirm(1, "a").is_ok());
+        assert!(
+            idx.confirm(2, "b").is_ok(),
+            "no index yet: nothing to serve"
+        );
+        let err = idx.confirm(1, "b").unwrap_err();
+        assert!(matches!(err, Error::Inconsistent { .. }), "{err}");
+    }
 }

@@ -90,7 +90,7 @@ impl EmbeddedStore {
         })?;
         let path = dir.join("engram.db");
         let mut writer = open_connection(&path)?;
-        schema::migrate(&mut writer)?;
+        schema::migrate(&mut writer, dir)?;
         let readers = (0..READERS)
             .map(|_| open_connection(&path).map(Mutex::new))
             .collect::<Result<_>>()?;

@@ -125,10 +125,16 @@ impl Inner {
                 )
                 .optional()
                 .map_err(sql_err)?;
-            Ok(row.map(|(fingerprint, ids)| IdempotentResult {
-                fingerprint,
-                ids: serde_json::from_str(&ids).unwrap_or_default(),
-            }))
+            row.map(|(fingerprint, ids)| {
+                let ids = serde_json::from_str(&ids).map_err(|e| {
+                    Error::inconsistent(
+                        format!("idempotency row {key} of tenant {tenant_id}"),
+                        format!("ids: not the JSON engram writes ({e})"),
+                    )
+                })?;
+                Ok(IdempotentResult { fingerprint, ids })
+            })
+            .transpose()
         })
     }
 

@@ -1,4 +1,9 @@
 //! Mapping between SQLite rows and engine types, and filter clauses.
+//!
+//! A stored value that does not read back (a kind no engram writes, labels
+//! or metadata that are not JSON, a time out of range) is an
+//! [`Error::Inconsistent`] naming the row, never a default: a default would
+//! be served, exported and backed up as if it were what was stored.
 
 use chrono::{DateTime, Utc};
 use rusqlite::Row;
@@ -17,36 +22,81 @@ pub fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-/// Microseconds as stored; out of range reads as the epoch.
-pub fn time(us: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(us).unwrap_or_default()
+/// Microseconds as stored, or why they are not a time.
+pub fn time(us: i64) -> std::result::Result<DateTime<Utc>, String> {
+    DateTime::from_timestamp_micros(us).ok_or_else(|| format!("time {us} µs is out of range"))
+}
+
+/// A stored value that does not read back, as the error of a row closure:
+/// [`sql_err`] turns it back into the [`Error::Inconsistent`] it carries.
+/// `what` names the row (table and id, never its content).
+pub fn inconsistent(what: impl Into<String>, reason: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Null,
+        Box::new(Error::inconsistent(what, reason)),
+    )
+}
+
+/// A column's value read back, or an error naming the row and column.
+pub fn read_back<T>(
+    row: &str,
+    column: &str,
+    value: std::result::Result<T, String>,
+) -> rusqlite::Result<T> {
+    value.map_err(|e| inconsistent(row, format!("{column}: {e}")))
+}
+
+fn json<T: serde::de::DeserializeOwned>(s: &str) -> std::result::Result<T, String> {
+    serde_json::from_str(s).map_err(|e| format!("not the JSON engram writes ({e})"))
 }
 
 pub fn memory_from_row(r: &Row<'_>) -> rusqlite::Result<Memory> {
+    let id: String = r.get(0)?;
+    let row = format!("memories row {id}");
     let kind: String = r.get(2)?;
     let labels: String = r.get(7)?;
     let metadata: String = r.get(8)?;
+    let importance: f64 = r.get(9)?;
+    let at = |i, column| read_back(&row, column, time(r.get(i)?));
     Ok(Memory {
-        id: r.get(0)?,
         content: r.get(1)?,
-        kind: Kind::parse(&kind).unwrap_or_default(),
+        kind: read_back(
+            &row,
+            "kind",
+            Kind::parse(&kind).ok_or("not a kind engram writes".into()),
+        )?,
         user_id: r.get(3)?,
         agent_id: r.get(4)?,
         session_id: r.get(5)?,
         role: r.get(6)?,
-        labels: serde_json::from_str(&labels).unwrap_or_default(),
-        metadata: serde_json::from_str(&metadata).unwrap_or_default(),
-        importance: r.get::<_, f64>(9)? as f32,
-        occurred_at: time(r.get(10)?),
-        created_at: time(r.get(11)?),
-        updated_at: time(r.get(12)?),
+        labels: read_back(&row, "labels", json(&labels))?,
+        metadata: read_back(&row, "metadata", json(&metadata))?,
+        importance: read_back(
+            &row,
+            "importance",
+            (importance.is_finite())
+                .then_some(importance as f32)
+                .ok_or("not a finite number".into()),
+        )?,
+        occurred_at: at(10, "occurred_at")?,
+        created_at: at(11, "created_at")?,
+        updated_at: at(12, "updated_at")?,
+        id,
     })
 }
 
 pub fn record_from_row(r: &Row<'_>) -> rusqlite::Result<Record> {
+    let memory = memory_from_row(r)?;
     let blob: Vec<u8> = r.get(13)?;
+    if !blob.len().is_multiple_of(4) {
+        return Err(inconsistent(
+            format!("memories row {}", memory.id),
+            format!("embedding: {} bytes, not whole 32-bit floats", blob.len()),
+        ));
+    }
     Ok(Record {
-        memory: memory_from_row(r)?,
+        memory,
         embedding: vector_from_blob(&blob),
     })
 }
@@ -112,6 +162,13 @@ pub fn filter_sql(f: &Filter, params: &mut Vec<Value>) -> String {
 }
 
 pub fn sql_err(e: rusqlite::Error) -> Error {
+    let e = match e {
+        rusqlite::Error::FromSqlConversionFailure(i, t, e) => match e.downcast::<Error>() {
+            Ok(e) => return *e,
+            Err(e) => rusqlite::Error::FromSqlConversionFailure(i, t, e),
+        },
+        e => e,
+    };
     match e {
         rusqlite::Error::SqliteFailure(f, _)
             if matches!(

@@ -3,13 +3,19 @@
 //! Each migration runs once, in its own transaction, in order; a database
 //! newer than this binary is refused rather than misread.
 
+use std::path::Path;
+
 use rusqlite::Connection;
 
 use engram_core::{Error, Result};
 
+use crate::indexes::highest_seq_on_disk;
+use crate::rows::sql_err;
+
 enum Migration {
     Sql(&'static str),
-    Code(fn(&Connection) -> rusqlite::Result<()>),
+    /// Given the data directory, for a migration that must see its files.
+    Code(fn(&Connection, &Path) -> Result<()>),
 }
 
 const MIGRATIONS: &[Migration] = &[
@@ -74,16 +80,50 @@ const MIGRATIONS: &[Migration] = &[
     // 2: BM25 moves from per-tenant FTS5 tables to the in-memory text
     // indexes (rebuilt from the rows on first open), so the tables go.
     Migration::Code(drop_fts_tables),
+    // 3: tenant seqs are never handed out twice.
+    Migration::Code(never_reuse_tenant_seqs),
 ];
 
-fn drop_fts_tables(conn: &Connection) -> rusqlite::Result<()> {
+fn drop_fts_tables(conn: &Connection, _dir: &Path) -> Result<()> {
     let seqs: Vec<i64> = conn
-        .prepare("SELECT seq FROM tenants")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .prepare("SELECT seq FROM tenants")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(sql_err)?;
     for seq in seqs {
-        conn.execute_batch(&format!("DROP TABLE IF EXISTS fts_{seq}"))?;
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS fts_{seq}"))
+            .map_err(sql_err)?;
     }
+    Ok(())
+}
+
+/// Rebuilds `tenants` with `AUTOINCREMENT`, which SQLite cannot add to a
+/// table. Without it SQLite may give a deleted tenant's seq to the next
+/// tenant, and a seq names index files and log entries the deleted tenant
+/// may have left (a crash after the delete committed, a failed removal).
+/// The sequence starts past every seq still named anywhere: by a tenant,
+/// by the log or by a file in an index directory.
+fn never_reuse_tenant_seqs(conn: &Connection, dir: &Path) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE tenants_autoincrement (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL
+        );
+        INSERT INTO tenants_autoincrement(seq, id, name, created_at)
+            SELECT seq, id, name, created_at FROM tenants;
+        DROP TABLE tenants;
+        ALTER TABLE tenants_autoincrement RENAME TO tenants;
+        DELETE FROM sqlite_sequence WHERE name = 'tenants';",
+    )
+    .map_err(sql_err)?;
+    conn.execute(
+        "INSERT INTO sqlite_sequence(name, seq) SELECT 'tenants', max( \
+         coalesce((SELECT max(seq) FROM tenants), 0), \
+         coalesce((SELECT max(tenant_seq) FROM index_log), 0), ?)",
+        [highest_seq_on_disk(dir)?],
+    )
+    .map_err(sql_err)?;
     Ok(())
 }
 
@@ -91,8 +131,13 @@ pub fn latest_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
-/// Applies pending migrations; returns how many ran.
-pub fn migrate(conn: &mut Connection) -> Result<usize> {
+/// Applies pending migrations to the database of the data directory
+/// `dir`; returns how many ran.
+pub fn migrate(conn: &mut Connection, dir: &Path) -> Result<usize> {
+    migrate_to(conn, dir, MIGRATIONS.len())
+}
+
+fn migrate_to(conn: &mut Connection, dir: &Path, target: usize) -> Result<usize> {
     let current: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(Error::internal)?;
@@ -102,20 +147,56 @@ pub fn migrate(conn: &mut Connection) -> Result<usize> {
             latest_version()
         )));
     }
-    let mut ran = 0;
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    let pending = &MIGRATIONS[(current as usize).min(target)..target];
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    // A table rebuilt by a migration is dropped and renamed, and dropping
+    // it with foreign keys enforced would cascade into the tables that
+    // reference it (api_keys). SQLite changes the setting only outside a
+    // transaction; each migration checks the references before it commits.
+    let enforced: bool = conn
+        .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+        .map_err(Error::internal)?;
+    conn.pragma_update(None, "foreign_keys", false)
+        .map_err(Error::internal)?;
+    let ran = apply(conn, dir, current as usize, pending);
+    conn.pragma_update(None, "foreign_keys", enforced)
+        .map_err(Error::internal)?;
+    ran
+}
+
+/// Runs `pending`, the migrations after version `current`, each in its
+/// own transaction.
+fn apply(
+    conn: &mut Connection,
+    dir: &Path,
+    current: usize,
+    pending: &[Migration],
+) -> Result<usize> {
+    for (i, step) in pending.iter().enumerate() {
+        let version = current + i + 1;
         let tx = conn.transaction().map_err(Error::internal)?;
         match step {
-            Migration::Sql(sql) => tx.execute_batch(sql),
-            Migration::Code(f) => f(&tx),
+            Migration::Sql(sql) => tx.execute_batch(sql).map_err(Error::internal),
+            Migration::Code(f) => f(&tx, dir),
+        }?;
+        let broken: i64 = tx
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .map_err(Error::internal)?;
+        if broken > 0 {
+            return Err(Error::Internal(format!(
+                "schema migration {version} would leave {broken} rows referring to no row; \
+                 nothing was changed: report this with the engram version"
+            )));
         }
-        .map_err(Error::internal)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)
+        tx.pragma_update(None, "user_version", version as i64)
             .map_err(Error::internal)?;
         tx.commit().map_err(Error::internal)?;
-        ran += 1;
     }
-    Ok(ran)
+    Ok(pending.len())
 }
 
 #[cfg(test)]
@@ -145,8 +226,88 @@ mod tests {
         )
         .unwrap();
         assert!(tables(&conn).iter().any(|t| t == "fts_4"));
-        assert_eq!(migrate(&mut conn).unwrap(), 1);
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(migrate_to(&mut conn, dir.path(), 2).unwrap(), 1);
         assert!(!tables(&conn).iter().any(|t| t.starts_with("fts_")));
-        assert_eq!(migrate(&mut conn).unwrap(), 0, "migrations run once");
+        assert_eq!(
+            migrate_to(&mut conn, dir.path(), 2).unwrap(),
+            0,
+            "migrations run once"
+        );
+    }
+
+    /// A version-2 store whose last tenant (seq 7) was deleted, with a log
+    /// entry of tenant seq `logged` and an index file of seq `on_disk`
+    /// (of tenants deleted earlier) left behind; returns the seq the next
+    /// tenant gets once migrated.
+    fn next_seq_after_upgrading(logged: i64, on_disk: Option<i64>) -> i64 {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(seq) = on_disk {
+            std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
+            std::fs::write(dir.path().join(format!("catalog/{seq}.facts")), b"").unwrap();
+        }
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        migrate_to(&mut conn, dir.path(), 2).unwrap();
+        conn.execute_batch(&format!(
+            "INSERT INTO tenants(seq, id, name, created_at) VALUES (1, 'a', 'A', 0), (2, 'b', 'B', 0), (7, 'c', 'C', 0);
+             INSERT INTO api_keys(id, tenant_id, name, scopes, hash, created_at) VALUES ('k', 'a', 'key', 'read', 'h', 0);
+             INSERT INTO index_log(tenant_seq, mem_rowid) VALUES ({logged}, 1);
+             DELETE FROM tenants WHERE id = 'c';"
+        ))
+        .unwrap();
+        assert_eq!(migrate(&mut conn, dir.path()).unwrap(), 1);
+
+        let sql: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'tenants'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(sql.contains("AUTOINCREMENT"), "{sql}");
+        let tenants: Vec<(i64, String)> = conn
+            .prepare("SELECT seq, id FROM tenants ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(tenants, [(1, "a".into()), (2, "b".into())]);
+        let keys = |conn: &Connection| -> i64 {
+            conn.query_row("SELECT count(*) FROM api_keys", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(keys(&conn), 1, "the rebuild cascaded into the keys");
+        let enforced: bool = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert!(enforced, "foreign keys are enforced again");
+        conn.execute("DELETE FROM tenants WHERE id = 'a'", [])
+            .unwrap();
+        assert_eq!(keys(&conn), 0, "keys still refer to the tenants");
+        assert!(
+            conn.execute(
+                "INSERT INTO api_keys(id, tenant_id, name, scopes, hash, created_at) \
+                          VALUES ('k2', 'nobody', 'key', 'read', 'h2', 0)",
+                []
+            )
+            .is_err()
+        );
+
+        conn.execute(
+            "INSERT INTO tenants(id, name, created_at) VALUES ('d', 'D', 0)",
+            [],
+        )
+        .unwrap();
+        conn.last_insert_rowid()
+    }
+
+    #[test]
+    fn upgrading_a_version_2_store_never_reuses_a_tenant_seq() {
+        // Seq 7 left nothing behind, so it can name nothing of tenant c.
+        assert_eq!(next_seq_after_upgrading(1, None), 3, "past the tenants");
+        assert_eq!(next_seq_after_upgrading(11, None), 12, "past the log");
+        assert_eq!(next_seq_after_upgrading(11, Some(14)), 15, "past the files");
     }
 }

@@ -29,6 +29,7 @@ impl Inner {
             let Some(seq) = tenant_seq(c, tenant_id)? else {
                 return Ok(None);
             };
+            indexes.confirm(seq, tenant_id)?;
             let allowed = allowed_rows(c, tenant_id, filter)?;
             search(c, indexes, seq, allowed.as_deref()).map(Some)
         })
@@ -94,6 +95,9 @@ impl Inner {
         let Some(seq) = self.read(|c| tenant_seq(c, &q.tenant_id))? else {
             return Ok(Retrieved::default());
         };
+        // The results are built from the indexes alone, so they must be
+        // the tenant's own.
+        indexes.confirm(seq, &q.tenant_id)?;
         let allowed = if q.filter.is_empty() {
             None
         } else {
@@ -170,6 +174,11 @@ fn candidates(
         None => vec![None; rows.len()],
     };
     let facts = indexes.catalog.ranking_facts(seq, &rows)?;
+    let at = |rowid, us| {
+        time(us).map_err(|e| {
+            Error::inconsistent(format!("catalog of tenant seq {seq}, row {rowid}"), e)
+        })
+    };
     let mut kept = Vec::with_capacity(rows.len());
     let mut features = Vec::with_capacity(rows.len());
     for ((rowid, dense), facts) in rows.into_iter().zip(similarity).zip(facts) {
@@ -181,7 +190,7 @@ fn candidates(
             dense,
             lexical: lexical.get(&rowid).copied(),
             importance,
-            occurred_at: time(occurred_at),
+            occurred_at: at(rowid, occurred_at)?,
         });
     }
     Ok((kept, features))

@@ -60,7 +60,13 @@ impl Inner {
                 )
                 .optional()
                 .map_err(sql_err)?;
-            Ok(row.and_then(|(m, d)| Some((m, d.parse().ok()?))))
+            row.map(|(m, d)| {
+                let d = d.parse().map_err(|e| {
+                    Error::inconsistent("meta row embedding_dimension", format!("{d:?}: {e}"))
+                })?;
+                Ok((m, d))
+            })
+            .transpose()
         })
     }
 }

@@ -5,18 +5,42 @@ use rusqlite::{OptionalExtension, params};
 use engram_core::tenant::{ApiKey, Scope, Tenant};
 use engram_core::{Error, Result};
 
-use crate::rows::{micros, sql_err, time};
+use crate::rows::{micros, read_back, sql_err, time};
 use crate::{Inner, require_tenant, tenant_seq};
 
 fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
+    let id: String = r.get(0)?;
     let scopes: String = r.get(3)?;
+    let row = format!("api_keys row {id}");
+    let scopes = scopes
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            read_back(
+                &row,
+                "scopes",
+                Scope::parse(s).ok_or("an unknown scope".into()),
+            )
+        })
+        .collect::<rusqlite::Result<_>>()?;
     Ok(ApiKey {
-        id: r.get(0)?,
         tenant_id: r.get(1)?,
         name: r.get(2)?,
-        scopes: scopes.split(',').filter_map(Scope::parse).collect(),
+        scopes,
         hash: r.get(4)?,
-        created_at: time(r.get(5)?),
+        created_at: read_back(&row, "created_at", time(r.get(5)?))?,
+        id,
+    })
+}
+
+const TENANT_COLUMNS: &str = "id, name, created_at";
+
+fn tenant_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
+    let id: String = r.get(0)?;
+    Ok(Tenant {
+        name: r.get(1)?,
+        created_at: read_back(&format!("tenants row {id}"), "created_at", time(r.get(2)?))?,
+        id,
     })
 }
 
@@ -44,40 +68,35 @@ impl Inner {
                 params![t.id, t.name, micros(t.created_at)],
             )
             .map_err(sql_err)?;
-            tx.commit().map_err(sql_err)
+            let seq = tx.last_insert_rowid();
+            tx.commit().map_err(sql_err)?;
+            match self.indexes.get() {
+                Some(v) => v.add_tenant(seq, &t.id),
+                None => Ok(()),
+            }
         })
     }
 
     pub(crate) fn list_tenants(&self) -> Result<Vec<Tenant>> {
         self.read(|c| {
             let mut stmt = c
-                .prepare("SELECT id, name, created_at FROM tenants ORDER BY seq")
+                .prepare(&format!(
+                    "SELECT {TENANT_COLUMNS} FROM tenants ORDER BY seq"
+                ))
                 .map_err(sql_err)?;
-            stmt.query_map([], |r| {
-                Ok(Tenant {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    created_at: time(r.get(2)?),
-                })
-            })
-            .map_err(sql_err)?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(sql_err)
+            stmt.query_map([], tenant_from_row)
+                .map_err(sql_err)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(sql_err)
         })
     }
 
     pub(crate) fn get_tenant(&self, id: &str) -> Result<Option<Tenant>> {
         self.read(|c| {
             c.query_row(
-                "SELECT id, name, created_at FROM tenants WHERE id = ?",
+                &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?"),
                 [&id],
-                |r| {
-                    Ok(Tenant {
-                        id: r.get(0)?,
-                        name: r.get(1)?,
-                        created_at: time(r.get(2)?),
-                    })
-                },
+                tenant_from_row,
             )
             .optional()
             .map_err(sql_err)

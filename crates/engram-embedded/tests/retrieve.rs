@@ -9,12 +9,15 @@ use chrono::{Duration, TimeZone, Utc};
 use engram_core::fusion::Fusion;
 use engram_core::query::SearchMode;
 use engram_core::ranking::Ranking;
-use engram_core::tenant::Tenant;
 use engram_core::{Filter, Kind, Memory, NewMemory};
 use engram_embedded::EmbeddedStore;
 use engram_store::{Record, Retrieval, Retrieved, Store, retrieve_separately};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+
+mod common;
+
+use common::tenant;
 
 const DIM: usize = 8;
 const WORDS: &[&str] = &[
@@ -62,16 +65,6 @@ fn record(rng: &mut StdRng, i: usize) -> Record {
 
 fn day(d: i64) -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap() + Duration::days(d)
-}
-
-async fn tenant(store: &EmbeddedStore, name: &str) -> String {
-    let t = Tenant {
-        id: uuid::Uuid::now_v7().to_string(),
-        name: name.into(),
-        created_at: Utc::now(),
-    };
-    store.create_tenant(&t).await.unwrap();
-    t.id
 }
 
 fn filter(q: usize) -> Filter {

@@ -8,7 +8,7 @@ mod table;
 
 use std::path::Path;
 
-use engram_core::{Filter, Memory, Result};
+use engram_core::{Error, Filter, Memory, Result};
 
 use table::Catalog;
 
@@ -21,13 +21,18 @@ pub struct Catalogs {
 impl Catalogs {
     pub fn new(dir: &Path) -> Result<Catalogs> {
         Ok(Catalogs {
-            tenants: PerTenant::new(dir, "facts", Box::new(|| Ok(Catalog::default())))?,
+            tenants: PerTenant::new(
+                dir,
+                "facts",
+                &codec::FORMAT,
+                Box::new(|| Ok(Catalog::default())),
+            )?,
         })
     }
 
     /// Loads the tenant's saved catalog; false when there is none to load.
-    pub fn load(&self, seq: i64) -> Result<bool> {
-        self.tenants.load_file(seq, |bytes| {
+    pub fn load(&self, seq: i64, tenant: &str) -> Result<bool> {
+        self.tenants.load_file(seq, tenant, |bytes| {
             codec::decode(bytes).map_err(|e| format!("catalog: {e}"))
         })
     }
@@ -64,8 +69,20 @@ impl Catalogs {
     /// The memories at `rows`, in order; `None` for a row not catalogued.
     pub fn memories(&self, seq: i64, rows: &[i64]) -> Result<Vec<Option<Memory>>> {
         self.tenants.read(seq, |catalog| {
-            rows.iter().map(|r| catalog.memory(*r)).collect()
-        })
+            rows.iter()
+                .map(|r| {
+                    catalog.memory(*r).transpose().map_err(|e| {
+                        Error::inconsistent(format!("catalog of tenant seq {seq}, row {r}"), e)
+                    })
+                })
+                .collect()
+        })?
+    }
+
+    /// The tenants' indexes, for what all kinds of index share: adding a
+    /// tenant, checking whose an index is, removing orphaned files.
+    pub fn tenants(&self) -> &PerTenant<Catalog> {
+        &self.tenants
     }
 
     pub fn drop_tenant(&self, seq: i64) {

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::binary::{Reader, write_str};
+use crate::rows::time;
 use engram_core::Memory;
 
 /// The fields of a memory that are not facts.
@@ -60,7 +61,9 @@ pub fn unpack(bytes: &[u8]) -> Result<Rest, String> {
 /// million memories checks each one, and allocating each would double the
 /// time to reopen.
 pub fn check(bytes: &[u8]) -> Result<(), String> {
-    let (.., metadata, _, _) = fields(bytes)?;
+    let (.., metadata, created_at, updated_at) = fields(bytes)?;
+    time(created_at)?;
+    time(updated_at)?;
     if !metadata.is_empty() {
         serde_json::from_str::<serde::de::IgnoredAny>(metadata)
             .map_err(|e| format!("metadata: {e}"))?;

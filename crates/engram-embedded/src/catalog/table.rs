@@ -254,15 +254,20 @@ impl Catalog {
     }
 
     /// The memory at `rowid`, whole; `None` when it is not catalogued.
-    pub fn memory(&self, rowid: i64) -> Option<Memory> {
+    /// Packed by `upsert` in this process or checked by `from_parts`, so
+    /// the error (what does not read back) is never expected.
+    pub fn memory(&self, rowid: i64) -> Option<Result<Memory, String>> {
         let f = self.facts.get(&rowid)?;
-        // Packed by `upsert` in this process or checked by `from_parts`.
-        let rest = unpack(&f.rest).ok()?;
+        Some(self.whole(f))
+    }
+
+    fn whole(&self, f: &Facts) -> Result<Memory, String> {
+        let rest = unpack(&f.rest)?;
         let name = |id: u32| (id != NONE).then(|| self.names[id as usize].clone());
-        Some(Memory {
+        Ok(Memory {
             id: rest.id,
             content: rest.content,
-            kind: Kind::parse(&self.names[f.kind as usize]).unwrap_or_default(),
+            kind: kind(&self.names[f.kind as usize])?,
             user_id: name(f.user),
             agent_id: name(f.agent),
             session_id: name(f.session),
@@ -270,9 +275,9 @@ impl Catalog {
             labels: f.labels.iter().filter_map(|l| name(*l)).collect(),
             metadata: rest.metadata,
             importance: f.importance,
-            occurred_at: time(f.occurred_at),
-            created_at: time(rest.created_at),
-            updated_at: time(rest.updated_at),
+            occurred_at: time(f.occurred_at)?,
+            created_at: time(rest.created_at)?,
+            updated_at: time(rest.updated_at)?,
         })
     }
 
@@ -284,7 +289,8 @@ impl Catalog {
     }
 
     /// A catalog from saved parts, checked whole: every name distinct,
-    /// every value a known name, every row once and its rest readable.
+    /// every value a known name, every kind and time one engram writes,
+    /// every row once and its rest readable.
     pub fn from_parts(names: Vec<String>, rows: Vec<(i64, Facts)>) -> Result<Catalog, String> {
         let ids: HashMap<String, u32> = names
             .iter()
@@ -305,7 +311,10 @@ impl Catalog {
             {
                 return Err(format!("row {rowid} names a value the file does not hold"));
             }
-            check(&f.rest).map_err(|e| format!("row {rowid}: {e}"))?;
+            kind(&names[f.kind as usize])
+                .and(time(f.occurred_at))
+                .and(check(&f.rest))
+                .map_err(|e| format!("row {rowid}: {e}"))?;
             if facts.insert(rowid, f).is_some() {
                 return Err(format!("row {rowid} is listed twice"));
             }
@@ -320,6 +329,10 @@ impl Catalog {
         catalog.rebuild_postings();
         Ok(catalog)
     }
+}
+
+fn kind(name: &str) -> Result<Kind, String> {
+    Kind::parse(name).ok_or_else(|| "not a kind engram writes".into())
 }
 
 /// A memory with the catalogued fields given and the rest defaulted.
@@ -406,7 +419,7 @@ mod tests {
         m.metadata
             .insert("k".into(), serde_json::json!({"x": [1, 2]}));
         c.upsert(1, &m);
-        assert_eq!(c.memory(1), Some(m.clone()));
+        assert_eq!(c.memory(1), Some(Ok(m.clone())));
         let f = Filter {
             labels: vec!["b".into()],
             kind: Some(Kind::Procedural),
@@ -416,7 +429,7 @@ mod tests {
         m.role = None;
         m.metadata.clear();
         c.upsert(1, &m);
-        assert_eq!(c.memory(1), Some(m));
+        assert_eq!(c.memory(1), Some(Ok(m)));
         assert_eq!(c.memory(2), None);
     }
 

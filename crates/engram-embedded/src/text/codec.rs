@@ -2,9 +2,10 @@
 //! back without re-analysing any text, so reopening a million memories
 //! takes a fraction of a second.
 //!
-//! Layout: magic, version, documents (rowid, length, live), then terms
-//! (name, postings as slots and term frequencies). Block maxima are
-//! recomputed on load.
+//! Layout: the [`FORMAT`] header (written and checked by
+//! [`crate::per_tenant`], with the tenant's id), then documents (rowid,
+//! length, live), then terms (name, postings as slots and term
+//! frequencies). Block maxima are recomputed on load.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -12,14 +13,14 @@ use std::io::{self, Write};
 use super::index::{Doc, Postings, TextIndex};
 use crate::binary::{Format, Reader, write_str};
 
-const FORMAT: Format = Format {
+/// Version 2: the header names the tenant.
+pub const FORMAT: Format = Format {
     magic: b"ENGRAMTX",
-    version: 1,
+    version: 2,
     name: "text index",
 };
 
 pub fn encode(index: &TextIndex, w: &mut impl Write) -> io::Result<()> {
-    FORMAT.write(w)?;
     w.write_all(&(index.docs.len() as u64).to_le_bytes())?;
     for d in &index.docs {
         w.write_all(&d.rowid.to_le_bytes())?;
@@ -41,7 +42,6 @@ pub fn encode(index: &TextIndex, w: &mut impl Write) -> io::Result<()> {
 
 pub fn decode(bytes: &[u8]) -> Result<TextIndex, String> {
     let mut r = Reader::new(bytes);
-    FORMAT.check(&mut r)?;
     let n_docs = r.count(13)?;
     let mut docs = Vec::with_capacity(n_docs);
     for _ in 0..n_docs {

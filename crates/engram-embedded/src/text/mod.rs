@@ -22,13 +22,18 @@ pub struct TextIndexes {
 impl TextIndexes {
     pub fn new(dir: &Path) -> Result<TextIndexes> {
         Ok(TextIndexes {
-            tenants: PerTenant::new(dir, "bm25", Box::new(|| Ok(TextIndex::default())))?,
+            tenants: PerTenant::new(
+                dir,
+                "bm25",
+                &codec::FORMAT,
+                Box::new(|| Ok(TextIndex::default())),
+            )?,
         })
     }
 
     /// Loads the tenant's saved index; false when there is none to load.
-    pub fn load(&self, seq: i64) -> Result<bool> {
-        self.tenants.load_file(seq, |bytes| {
+    pub fn load(&self, seq: i64, tenant: &str) -> Result<bool> {
+        self.tenants.load_file(seq, tenant, |bytes| {
             codec::decode(bytes).map_err(|e| format!("text index: {e}"))
         })
     }
@@ -56,6 +61,12 @@ impl TextIndexes {
     ) -> Result<Vec<(i64, f32)>> {
         self.tenants
             .read(seq, |index| index.search(words, limit, within))
+    }
+
+    /// The tenants' indexes, for what all kinds of index share: adding a
+    /// tenant, checking whose an index is, removing orphaned files.
+    pub fn tenants(&self) -> &PerTenant<TextIndex> {
+        &self.tenants
     }
 
     pub fn drop_tenant(&self, seq: i64) {

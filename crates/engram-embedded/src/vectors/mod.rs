@@ -57,17 +57,22 @@ impl VectorIndexes {
     pub fn new(dir: &Path, dimension: usize) -> Result<VectorIndexes> {
         Ok(VectorIndexes {
             dimension,
-            tenants: PerTenant::new(dir, "ivf", Box::new(move || Ok(Partitions::new(dimension))))?,
+            tenants: PerTenant::new(
+                dir,
+                "ivf",
+                &codec::FORMAT,
+                Box::new(move || Ok(Partitions::new(dimension))),
+            )?,
         })
     }
 
     /// Loads the tenant's saved index; false when there is none to load.
     /// A graph file from before the partitioned index is deleted: the
     /// index is rebuilt from the database instead.
-    pub fn load(&self, seq: i64) -> Result<bool> {
+    pub fn load(&self, seq: i64, tenant: &str) -> Result<bool> {
         let _ = std::fs::remove_file(self.tenants.path(seq).with_extension("usearch"));
         let dimension = self.dimension;
-        self.tenants.load_stream(seq, |input, len| {
+        self.tenants.load_stream(seq, tenant, |input, len| {
             codec::decode(input, len, dimension).map_err(|e| format!("vector index: {e}"))
         })
     }
@@ -119,6 +124,12 @@ impl VectorIndexes {
 
     pub fn remove(&self, seq: i64, rowid: i64) -> Result<()> {
         self.tenants.change(seq, |index| Ok(index.remove(rowid)))
+    }
+
+    /// The tenants' indexes, for what all kinds of index share: adding a
+    /// tenant, checking whose an index is, removing orphaned files.
+    pub fn tenants(&self) -> &PerTenant<Partitions> {
+        &self.tenants
     }
 
     pub fn drop_tenant(&self, seq: i64) {
