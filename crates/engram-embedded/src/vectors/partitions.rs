@@ -256,7 +256,9 @@ impl Partitions {
 
     /// Runs the rebalance rounds due, in place. The store plans each round
     /// under a shared lock instead (see `VectorIndexes::upsert`), so
-    /// searches go on while the moves are worked out.
+    /// searches go on while the moves are worked out; this is for the
+    /// benches and tests.
+    #[cfg(any(test, feature = "testing"))]
     pub fn rebalance_if_due(&mut self, threads: usize) {
         while self.rebalance_due() {
             let moves = self.plan_moves(threads);
