@@ -1,15 +1,21 @@
-//! The index file decoders as the fuzz harness (`tests/fuzz_decoders.rs`)
-//! drives them, behind the `testing` feature: each file kind is written
-//! where the store keeps it and loaded the way the store loads it. A file
-//! that loads is then used as the store uses it (searched, filtered,
-//! changed, saved and loaded again), so a corrupt file that decodes into
-//! an inconsistent index fails the run as surely as a decoder that panics.
+//! The file decoders as the fuzz harnesses (`tests/fuzz_decoders.rs`, and
+//! `fuzz/` under cargo-fuzz) drive them, behind the `testing` feature. Each
+//! index file kind is written where the store keeps it and loaded the way
+//! the store loads it; a file that loads is then used as the store uses it
+//! (searched, filtered, changed, saved and loaded again), so a corrupt file
+//! that decodes into an inconsistent index fails the run as surely as a
+//! decoder that panics. A backup is restored into a fresh store and read.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
-use chrono::DateTime;
-use engram_core::{Error, Filter, Kind, Memory, Result};
+use chrono::{DateTime, Utc};
+use engram_core::tenant::{ApiKey, Scope, Tenant};
+use engram_core::{Error, Filter, Kind, Memory, NewMemory, Result};
+use engram_store::{Record, Store, backup};
 
+use crate::EmbeddedStore;
 use crate::catalog::Catalogs;
 use crate::text::{TextIndexes, Within};
 use crate::vectors::VectorIndexes;
@@ -245,6 +251,150 @@ impl Index {
     }
 }
 
+/// Backups restored into fresh stores in a scratch directory.
+pub struct Backups {
+    dir: PathBuf,
+    runtime: tokio::runtime::Runtime,
+}
+
+const BACKUP_DIM: usize = 4;
+
+impl Backups {
+    pub fn new(scratch: &Path) -> Result<Backups> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(io)?;
+        Ok(Backups {
+            dir: scratch.join("backups"),
+            runtime,
+        })
+    }
+
+    /// A backup of two tenants with a key and three memories each.
+    pub fn seed(&self) -> Result<Vec<u8>> {
+        let store = EmbeddedStore::open(&self.dir.join("seed"))?;
+        self.runtime.block_on(async {
+            store.bind_embedding_space("fuzz-model", BACKUP_DIM).await?;
+            for t in 0..2 {
+                let tenant = Tenant {
+                    id: format!("tenant-{t}"),
+                    name: format!("fuzz {t}"),
+                    created_at: Utc::now(),
+                };
+                store.create_tenant(&tenant).await?;
+                store
+                    .create_key(&ApiKey {
+                        id: format!("key-{t}"),
+                        tenant_id: tenant.id.clone(),
+                        name: "fuzz".into(),
+                        scopes: vec![Scope::Read, Scope::Write],
+                        hash: format!("{t:064}"),
+                        created_at: Utc::now(),
+                    })
+                    .await?;
+                let records = (0..3)
+                    .map(|i| Record {
+                        memory: Memory::from_new(
+                            format!("m-{t}-{i}"),
+                            NewMemory {
+                                content: format!("memory {i} of tenant {t}"),
+                                user_id: Some(format!("user-{i}")),
+                                labels: vec!["fuzz".into()],
+                                ..Default::default()
+                            },
+                            Utc::now(),
+                        ),
+                        embedding: vec![0.5; BACKUP_DIM],
+                    })
+                    .collect();
+                store.insert(&tenant.id, records, None).await?;
+            }
+            let mut out = Vec::new();
+            backup::export(&store, "fuzz-model", BACKUP_DIM, &mut out).await?;
+            Ok(out)
+        })
+    }
+
+    /// Restores `bytes` into a fresh store; what was restored must read back.
+    pub fn check(&self, bytes: &[u8]) -> Result<()> {
+        let dir = self.dir.join("restore");
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = EmbeddedStore::open(&dir)?;
+        self.runtime.block_on(async {
+            backup::restore(&store, &mut &bytes[..]).await?;
+            for t in store.list_tenants().await? {
+                store.list(&t.id, &Filter::default(), 100, None).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
 fn io(e: std::io::Error) -> Error {
     Error::Internal(format!("fuzz scratch file: {e}"))
+}
+
+/// No decoder may ask for more than this at once: the largest seed is
+/// ~60 KB, so anything near this size comes from a length field believed.
+pub const LIMIT: usize = 64 << 20;
+
+thread_local! {
+    /// The largest refused allocation on this thread (0: none).
+    static REFUSED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// The system allocator, refusing single allocations above [`LIMIT`], for a
+/// fuzz harness's `#[global_allocator]`. A refusal is recorded for the
+/// harness to report with its input, and the allocation fails: Rust then
+/// aborts with "memory allocation of N bytes failed", which libFuzzer saves
+/// as a crash.
+pub struct CappedAllocator;
+
+impl CappedAllocator {
+    /// The largest allocation refused on this thread since [`Self::reset`].
+    pub fn refused() -> usize {
+        REFUSED.with(Cell::get)
+    }
+
+    pub fn reset() {
+        REFUSED.with(|r| r.set(0));
+    }
+
+    fn refuse(size: usize) -> bool {
+        if size <= LIMIT {
+            return false;
+        }
+        REFUSED.with(|r| r.set(r.get().max(size)));
+        true
+    }
+}
+
+// SAFETY: every call is passed on to `System` unchanged, or refused with a
+// null pointer, which `GlobalAlloc` allows.
+unsafe impl GlobalAlloc for CappedAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if Self::refuse(layout.size()) {
+            return std::ptr::null_mut();
+        }
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if Self::refuse(layout.size()) {
+            return std::ptr::null_mut();
+        }
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if Self::refuse(new_size) {
+            return std::ptr::null_mut();
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
 }

@@ -7,81 +7,25 @@
 //! valid files are the seeds, mutated by bit flips, byte changes,
 //! truncation, insertion, deletion, duplication, splicing and length fields
 //! set to huge values. Every allocation above [`LIMIT`] fails the run.
+//! The same targets run coverage-guided under cargo-fuzz (`fuzz/`).
 //!
 //! `ENGRAM_FUZZ_SECONDS` (per target; default 2, `scripts/test` gives 30)
 //! and `ENGRAM_FUZZ_SEED` (printed first) control a run; see
 //! docs/FUZZING.md for running it longer.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+use std::alloc::Layout;
 use std::io::Read;
 use std::panic::AssertUnwindSafe;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
-use engram_core::tenant::{ApiKey, Scope, Tenant};
-use engram_core::{Memory, NewMemory};
 use engram_embedded::EmbeddedStore;
-use engram_embedded::fuzzing::{Decoder, FileKind};
-use engram_store::{Record, Store, backup};
+use engram_embedded::fuzzing::{Backups, CappedAllocator, Decoder, FileKind, LIMIT};
+use engram_store::backup;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// No decoder may ask for more than this at once: the largest seed is
-/// ~60 KB, so anything near this size comes from a length field believed.
-const LIMIT: usize = 64 << 20;
-
-thread_local! {
-    /// The largest refused allocation on this thread (0: none).
-    static REFUSED: Cell<usize> = const { Cell::new(0) };
-}
-
-/// The system allocator, refusing single allocations above [`LIMIT`]. A
-/// refusal is recorded for the harness to report with its input, and the
-/// allocation fails (Rust then aborts with "memory allocation of N bytes
-/// failed"; the printed seed replays the run).
-struct Capped;
-
-impl Capped {
-    fn refuse(size: usize) -> bool {
-        if size <= LIMIT {
-            return false;
-        }
-        REFUSED.with(|r| r.set(r.get().max(size)));
-        true
-    }
-}
-
-unsafe impl GlobalAlloc for Capped {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if Self::refuse(layout.size()) {
-            return std::ptr::null_mut();
-        }
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if Self::refuse(layout.size()) {
-            return std::ptr::null_mut();
-        }
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if Self::refuse(new_size) {
-            return std::ptr::null_mut();
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Capped = Capped;
+static ALLOCATOR: CappedAllocator = CappedAllocator;
 
 fn env_u64(name: &str) -> Option<u64> {
     std::env::var(name).ok().map(|v| {
@@ -235,9 +179,9 @@ fn fuzz(
     while Instant::now() < deadline {
         let mut input = seeds[rng.random_range(0..seeds.len())].clone();
         mutator(&mut rng, seeds, &mut input);
-        REFUSED.with(|r| r.set(0));
+        CappedAllocator::reset();
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| check(&input)));
-        let oversized = REFUSED.with(|r| r.get());
+        let oversized = CappedAllocator::refused();
         if outcome.is_err() || oversized > 0 {
             let path = std::env::temp_dir().join(format!(
                 "engram-fuzz-{}-{seed}-{runs}.bin",
@@ -285,8 +229,6 @@ fn catalog_files() {
     index_file(FileKind::Catalog);
 }
 
-const BACKUP_DIM: usize = 4;
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -294,84 +236,20 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// A backup of two tenants with a key and a few memories each.
-async fn backup_seed(dir: &Path) -> Vec<u8> {
-    let store = EmbeddedStore::open(dir).unwrap();
-    store
-        .bind_embedding_space("fuzz-model", BACKUP_DIM)
-        .await
-        .unwrap();
-    for t in 0..2 {
-        let tenant = Tenant {
-            id: format!("tenant-{t}"),
-            name: format!("fuzz {t}"),
-            created_at: Utc::now(),
-        };
-        store.create_tenant(&tenant).await.unwrap();
-        let key = ApiKey {
-            id: format!("key-{t}"),
-            tenant_id: tenant.id.clone(),
-            name: "fuzz".into(),
-            scopes: vec![Scope::Read, Scope::Write],
-            hash: format!("{t:064}"),
-            created_at: Utc::now(),
-        };
-        store.create_key(&key).await.unwrap();
-        let records = (0..3)
-            .map(|i| {
-                let new = NewMemory {
-                    content: format!("memory {i} of tenant {t}"),
-                    user_id: Some(format!("user-{i}")),
-                    labels: vec!["fuzz".into()],
-                    ..Default::default()
-                };
-                Record {
-                    memory: Memory::from_new(format!("m-{t}-{i}"), new, Utc::now()),
-                    embedding: vec![0.5; BACKUP_DIM],
-                }
-            })
-            .collect();
-        store.insert(&tenant.id, records, None).await.unwrap();
-    }
-    let mut out = Vec::new();
-    backup::export(&store, "fuzz-model", BACKUP_DIM, &mut out)
-        .await
-        .unwrap();
-    out
-}
-
 #[test]
 fn backup_files() {
-    let rt = runtime();
     let scratch = tempfile::tempdir().unwrap();
-    let seed = rt.block_on(backup_seed(&scratch.path().join("seed")));
-    let mut n = 0;
+    let backups = Backups::new(scratch.path()).unwrap();
+    let seed = backups.seed().unwrap();
     fuzz("backup reader", &[seed], mutate_json_line, |bytes| {
-        n += 1;
-        let dir = scratch.path().join(format!("restore-{n}"));
-        let outcome = rt.block_on(async {
-            let store = EmbeddedStore::open(&dir).map_err(|e| e.to_string())?;
-            backup::restore(&store, &mut &bytes[..])
-                .await
-                .map_err(|e| e.to_string())?;
-            // What was restored reads back.
-            for t in store.list_tenants().await.map_err(|e| e.to_string())? {
-                store
-                    .list(&t.id, &Default::default(), 100, None)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            Ok(())
-        });
-        std::fs::remove_dir_all(&dir).ok();
-        outcome
+        backups.check(bytes).map_err(|e| e.to_string())
     });
 }
 
 /// The cap itself works: an allocation above it fails and is recorded.
 #[test]
 fn allocations_above_the_cap_are_refused() {
-    REFUSED.with(|r| r.set(0));
+    CappedAllocator::reset();
     let layout = Layout::from_size_align(LIMIT + 1, 1).unwrap();
     let ptr = unsafe { std::alloc::alloc(layout) };
     assert!(
@@ -379,7 +257,7 @@ fn allocations_above_the_cap_are_refused() {
         "an allocation of {} bytes was served",
         LIMIT + 1
     );
-    assert_eq!(REFUSED.with(|r| r.get()), LIMIT + 1);
+    assert_eq!(CappedAllocator::refused(), LIMIT + 1);
 }
 
 /// One endless line (what a small gzip bomb decompresses to) is refused
