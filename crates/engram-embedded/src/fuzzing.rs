@@ -37,10 +37,11 @@ pub enum FileKind {
 impl FileKind {
     pub const ALL: [FileKind; 3] = [FileKind::Text, FileKind::Vectors, FileKind::Catalog];
 
+    /// Also the name of its cargo-fuzz target (`fuzz/fuzz_targets/`).
     pub fn name(self) -> &'static str {
         match self {
-            FileKind::Text => "text index",
-            FileKind::Vectors => "vector index",
+            FileKind::Text => "text_index",
+            FileKind::Vectors => "vector_index",
             FileKind::Catalog => "catalog",
         }
     }
@@ -56,7 +57,7 @@ impl Decoder {
     pub fn new(kind: FileKind, scratch: &Path) -> Decoder {
         Decoder {
             kind,
-            dir: scratch.join(kind.name().replace(' ', "-")),
+            dir: scratch.join(kind.name()),
         }
     }
 
@@ -86,8 +87,9 @@ impl Decoder {
     /// input must give; a file that loads is used, saved and loaded again,
     /// all of which must succeed.
     pub fn check(&self, bytes: &[u8]) -> Result<()> {
-        std::fs::write(self.file(), bytes).map_err(io)?;
+        // Opened first: it makes the directory the file goes to.
         let index = self.open()?;
+        std::fs::write(self.file(), bytes).map_err(io)?;
         index.load()?;
         let rows = index.exercise()?;
         index.upsert(&[1, 1_000_000])?;

@@ -10,12 +10,14 @@
 //! The same targets run coverage-guided under cargo-fuzz (`fuzz/`).
 //!
 //! `ENGRAM_FUZZ_SECONDS` (per target; default 2, `scripts/test` gives 30)
-//! and `ENGRAM_FUZZ_SEED` (printed first) control a run; see
-//! docs/FUZZING.md for running it longer.
+//! and `ENGRAM_FUZZ_SEED` (printed first) control a run;
+//! `ENGRAM_FUZZ_CORPUS=fuzz/corpus` also writes the seeds there for
+//! cargo-fuzz. See docs/FUZZING.md for running either longer.
 
 use std::alloc::Layout;
 use std::io::Read;
 use std::panic::AssertUnwindSafe;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use engram_embedded::EmbeddedStore;
@@ -168,6 +170,14 @@ fn fuzz(
     let seconds = env_u64("ENGRAM_FUZZ_SECONDS").unwrap_or(2);
     let seed = env_u64("ENGRAM_FUZZ_SEED").unwrap_or_else(rand::random);
     eprintln!("fuzzing the {name} for {seconds} s: ENGRAM_FUZZ_SEED={seed}");
+    if let Some(corpus) = std::env::var_os("ENGRAM_FUZZ_CORPUS") {
+        // Valid files for cargo-fuzz to start from (docs/FUZZING.md).
+        let dir = Path::new(&corpus).join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, s) in seeds.iter().enumerate() {
+            std::fs::write(dir.join(format!("seed-{i}")), s).unwrap();
+        }
+    }
     for (i, s) in seeds.iter().enumerate() {
         if let Err(e) = check(s) {
             panic!("seed {i} of the {name}, a valid file, is refused: {e}");
@@ -183,10 +193,7 @@ fn fuzz(
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| check(&input)));
         let oversized = CappedAllocator::refused();
         if outcome.is_err() || oversized > 0 {
-            let path = std::env::temp_dir().join(format!(
-                "engram-fuzz-{}-{seed}-{runs}.bin",
-                name.replace(' ', "-")
-            ));
+            let path = std::env::temp_dir().join(format!("engram-fuzz-{name}-{seed}-{runs}.bin"));
             std::fs::write(&path, &input).ok();
             panic!(
                 "the {name} {} on input {runs} of seed {seed} (saved to {})",
@@ -241,7 +248,7 @@ fn backup_files() {
     let scratch = tempfile::tempdir().unwrap();
     let backups = Backups::new(scratch.path()).unwrap();
     let seed = backups.seed().unwrap();
-    fuzz("backup reader", &[seed], mutate_json_line, |bytes| {
+    fuzz("backup", &[seed], mutate_json_line, |bytes| {
         backups.check(bytes).map_err(|e| e.to_string())
     });
 }
