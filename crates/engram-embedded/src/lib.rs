@@ -21,6 +21,8 @@ mod threads;
 // The index types are the store's own; the criterion benches and the fuzz
 // targets reach them through the `testing` feature.
 #[cfg(feature = "testing")]
+pub mod fuzzing;
+#[cfg(feature = "testing")]
 pub mod text;
 #[cfg(not(feature = "testing"))]
 mod text;

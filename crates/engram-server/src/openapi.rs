@@ -1,7 +1,9 @@
 //! The OpenAPI document, generated from the handlers and types themselves
 //! so it cannot drift from what the server does.
 
+use axum::http::StatusCode;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{admin, memories, ops, retrieval};
@@ -17,7 +19,7 @@ use crate::routes::{admin, memories, ops, retrieval};
         memories::list, memories::delete_where,
         retrieval::search, retrieval::context,
     ),
-    modifiers(&BearerKeys),
+    modifiers(&BearerKeys, &ProblemResponses),
     tags(
         (name = "memories", description = "Write and read memories"),
         (name = "retrieval", description = "Search and context assembly"),
@@ -37,6 +39,86 @@ impl Modify for BearerKeys {
                 name,
                 SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
             );
+        }
+    }
+}
+
+/// Completes what each route documents about errors, from what every
+/// route shares: the auth and rate-limit layer (401, 403, 429), the body
+/// and query extractors (400, 413, 415) and the store and request timeout
+/// (503). Routes document only the errors of their own logic (404, 409).
+/// Also names the media type errors really have: `body = Problem` says
+/// `application/json`, but `problem.rs` serves `application/problem+json`,
+/// and a client or schema checker going by the document would reject every
+/// real error.
+struct ProblemResponses;
+
+impl ProblemResponses {
+    fn problem(status: u16) -> RefOr<Response> {
+        let reason = StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Error");
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(reason)
+                .content(PROBLEM_JSON, Self::content())
+                .build(),
+        )
+    }
+
+    fn content() -> Content {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build()
+    }
+}
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+impl Modify for ProblemResponses {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let is_problem = |c: &Content| matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location.ends_with("/Problem"));
+        for item in api.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in operations.into_iter().flatten() {
+                let mut shared = Vec::new();
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    shared.extend([401, 403, 429, 503]);
+                }
+                if op.request_body.is_some() {
+                    shared.extend([400, 413, 415]);
+                }
+                if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                    shared.push(400);
+                }
+                let responses = &mut op.responses.responses;
+                for status in shared {
+                    responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| Self::problem(status));
+                }
+                for response in responses.values_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    response.content = std::mem::take(&mut response.content)
+                        .into_iter()
+                        .map(|(media, content)| match media.as_str() {
+                            "application/json" if is_problem(&content) => {
+                                (PROBLEM_JSON.to_string(), content)
+                            }
+                            _ => (media, content),
+                        })
+                        .collect();
+                }
+            }
         }
     }
 }

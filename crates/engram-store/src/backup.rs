@@ -5,7 +5,7 @@
 //! space, then tenants, keys (hashes only) and memories with their vectors.
 //! Original ids and timestamps are kept.
 
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,11 @@ use crate::{Record, Store};
 const FORMAT: &str = "engram-backup";
 const VERSION: u32 = 1;
 const PAGE: usize = 1000;
+/// The longest line a restore reads. A memory's line is its content (at
+/// most 32,768 characters), metadata (bounded by the request body limit,
+/// 2 MiB by default) and embedding (~40 KB at 3,072 dimensions); without a
+/// bound, a small gzip file of one endless line would fill memory.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -116,10 +121,19 @@ pub async fn restore(store: &dyn Store, input: &mut dyn BufRead) -> Result<Count
     let mut n = 0usize;
     loop {
         line.clear();
-        if input.read_line(&mut line).map_err(io)? == 0 {
+        let read = (&mut *input)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_line(&mut line)
+            .map_err(io)?;
+        if read == 0 {
             break;
         }
         n += 1;
+        if line.len() > MAX_LINE_BYTES {
+            return Err(io(format!(
+                "line {n} is longer than {MAX_LINE_BYTES} bytes; is this an engram backup?"
+            )));
+        }
         if line.trim().is_empty() {
             continue;
         }
