@@ -22,6 +22,7 @@ use crate::vectors::VectorIndexes;
 
 /// The one tenant every file belongs to.
 const SEQ: i64 = 1;
+const TENANT: &str = "fuzzed-tenant";
 /// Small vectors keep seeds small; the codec is the same at any dimension.
 const DIM: usize = 8;
 /// More vectors than one list holds (2,048), so a seed has several lists.
@@ -113,12 +114,20 @@ impl Decoder {
         self.dir.join(format!("{SEQ}.{ext}"))
     }
 
+    /// The indexes of this kind, with the tenant's (empty) index in them,
+    /// as the store has them once a tenant exists.
     fn open(&self) -> Result<Index> {
-        Ok(match self.kind {
+        let index = match self.kind {
             FileKind::Text => Index::Text(TextIndexes::new(&self.dir)?),
             FileKind::Vectors => Index::Vectors(VectorIndexes::new(&self.dir, DIM)?),
             FileKind::Catalog => Index::Catalog(Catalogs::new(&self.dir)?),
-        })
+        };
+        match &index {
+            Index::Text(t) => t.tenants().add(SEQ, TENANT)?,
+            Index::Vectors(v) => v.tenants().add(SEQ, TENANT)?,
+            Index::Catalog(c) => c.tenants().add(SEQ, TENANT)?,
+        }
+        Ok(index)
     }
 }
 
@@ -163,9 +172,9 @@ fn memory(rowid: i64) -> Memory {
 impl Index {
     fn load(&self) -> Result<bool> {
         match self {
-            Index::Text(t) => t.load(SEQ),
-            Index::Vectors(v) => v.load(SEQ),
-            Index::Catalog(c) => c.load(SEQ),
+            Index::Text(t) => t.load(SEQ, TENANT),
+            Index::Vectors(v) => v.load(SEQ, TENANT),
+            Index::Catalog(c) => c.load(SEQ, TENANT),
         }
     }
 
