@@ -4,6 +4,7 @@
 //! Nothing here performs I/O, so the logic that decides what an agent
 //! remembers can be unit-tested exhaustively and shared by every store.
 
+pub mod cancel;
 pub mod context;
 pub mod error;
 pub mod fusion;
