@@ -115,14 +115,19 @@ impl Every<'_> {
     }
 }
 
+const CANCELLED: &str = "search cancelled: it ran past the request timeout or its caller \
+     went away; retry, narrow the filters or lower the limit, or raise request_timeout_seconds";
+
 /// The error of cancelled work: 503, as the request timeout answers, with
 /// what to do about a search that keeps running out of time.
 pub fn cancelled() -> Error {
-    Error::Unavailable(
-        "search cancelled: it ran past the request timeout or its caller went away; \
-         retry, narrow the filters or lower the limit, or raise request_timeout_seconds"
-            .into(),
-    )
+    Error::Unavailable(CANCELLED.into())
+}
+
+/// Whether `e` is [`cancelled`]'s error, which callers tell apart from a
+/// dependency that is down.
+pub fn is_cancellation(e: &Error) -> bool {
+    matches!(e, Error::Unavailable(m) if m == CANCELLED)
 }
 
 #[cfg(test)]
@@ -138,7 +143,10 @@ mod tests {
         assert!(work.check().is_ok());
         drop(guard);
         assert!(work.is_cancelled());
-        assert!(matches!(work.check(), Err(Error::Unavailable(m)) if m.starts_with("search cancelled")));
+        assert!(work.check().is_err_and(|e| is_cancellation(&e)));
+        assert!(!is_cancellation(&Error::Unavailable(
+            "database down".into()
+        )));
     }
 
     #[test]

@@ -26,6 +26,7 @@ use deadpool_postgres::{
 use pgvector::Vector;
 use tokio_postgres::NoTls;
 
+use engram_core::cancel::Cancel;
 use engram_core::query::Cursor;
 use engram_core::tenant::{ApiKey, Scope, Tenant};
 use engram_core::{Error, Filter, Memory, Result};
@@ -90,6 +91,25 @@ async fn set_tenant(tx: &Transaction<'_>, tenant: &str) -> Result<()> {
 async fn tenant_tx<'a>(client: &'a mut Object, tenant: &str) -> Result<Transaction<'a>> {
     let tx = client.transaction().await.map_err(db_err)?;
     set_tenant(&tx, tenant).await?;
+    Ok(tx)
+}
+
+/// Opens a search's transaction confined to `tenant`, whose statements
+/// the server cancels when the search's deadline passes: dropping the
+/// future that waits for a statement does not stop it on the server.
+async fn search_tx<'a>(
+    client: &'a mut Object,
+    tenant: &str,
+    cancel: &Cancel,
+) -> Result<Transaction<'a>> {
+    let remaining = cancel.remaining()?;
+    let tx = tenant_tx(client, tenant).await?;
+    if let Some(left) = remaining {
+        let ms = left.as_millis().max(1).to_string();
+        tx.execute("SELECT set_config('statement_timeout', $1, true)", &[&ms])
+            .await
+            .map_err(db_err)?;
+    }
     Ok(tx)
 }
 
@@ -605,6 +625,7 @@ impl Store for PgStore {
         terms: &[String],
         filter: &Filter,
         limit: usize,
+        cancel: &Cancel,
     ) -> Result<Vec<Hit>> {
         if terms.is_empty() {
             return Ok(Vec::new());
@@ -618,7 +639,7 @@ impl Store for PgStore {
         params.push(Box::new(limit as i64));
         let sql = lexical::bm25_sql(&filters, params.len());
         let mut client = self.client().await?;
-        let tx = tenant_tx(&mut client, tenant_id).await?;
+        let tx = search_tx(&mut client, tenant_id, cancel).await?;
         let rows = tx.query(&sql, &refs(&params)).await.map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(rows
@@ -636,6 +657,7 @@ impl Store for PgStore {
         query: &[f32],
         filter: &Filter,
         limit: usize,
+        cancel: &Cancel,
     ) -> Result<Vec<Hit>> {
         let mut params: Vec<Param> = vec![
             Box::new(tenant_id.to_string()),
@@ -649,7 +671,7 @@ impl Store for PgStore {
             params.len()
         );
         let mut client = self.client().await?;
-        let tx = tenant_tx(&mut client, tenant_id).await?;
+        let tx = search_tx(&mut client, tenant_id, cancel).await?;
         tx.execute(
             "SELECT set_config('hnsw.ef_search', $1, true), \
              set_config('hnsw.iterative_scan', 'strict_order', true)",

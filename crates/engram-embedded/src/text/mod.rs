@@ -10,6 +10,7 @@ mod index;
 use std::path::Path;
 
 use engram_core::Result;
+use engram_core::cancel::Cancel;
 
 pub use index::{TextIndex, Within};
 
@@ -53,9 +54,10 @@ impl TextIndexes {
         words: &[String],
         limit: usize,
         within: Within<'_>,
+        cancel: &Cancel,
     ) -> Result<Vec<(i64, f32)>> {
         self.tenants
-            .read(seq, |index| index.search(words, limit, within))
+            .read(seq, |index| index.search(words, limit, within, cancel))?
     }
 
     pub fn drop_tenant(&self, seq: i64) {
