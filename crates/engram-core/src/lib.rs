@@ -5,6 +5,7 @@
 //! remembers can be unit-tested exhaustively and shared by every store.
 
 pub mod bm25;
+pub mod cancel;
 pub mod context;
 pub mod error;
 pub mod fusion;

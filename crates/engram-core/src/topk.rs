@@ -40,6 +40,15 @@ impl<I: Ord + Copy> TopK<I> {
         }
     }
 
+    /// How many candidates are kept (at most `k`).
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
     /// Whether `k` candidates are kept, so a newcomer must beat the worst.
     pub fn is_full(&self) -> bool {
         self.heap.len() >= self.k

@@ -6,6 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use engram_core::cancel::Cancel;
 use engram_embedded::text::{TextIndex, Within};
 
 const DOCS: i64 = 100_000;
@@ -61,22 +62,23 @@ fn search(c: &mut Criterion) {
         .map(|_| (0..3).map(|_| word(&mut seed)).collect())
         .collect();
     let one_user: Vec<i64> = (0..DOCS).filter(|r| r % 1000 == 7).collect();
+    let cancel = Cancel::new();
     let mut q = 0;
     c.bench_function("text index: top 10 of 100k, 3 Zipf words", |b| {
         b.iter(|| {
             q = (q + 1) % queries.len();
-            index.search(black_box(&queries[q]), 10, Within::All)
+            index.search(black_box(&queries[q]), 10, Within::All, &cancel)
         })
     });
     c.bench_function("text index: top 10 of 100k, the 3 most common words", |b| {
-        b.iter(|| index.search(black_box(&common), 10, Within::All))
+        b.iter(|| index.search(black_box(&common), 10, Within::All, &cancel))
     });
     c.bench_function(
         "text index: top 10 of one user's 100 rows, 3 Zipf words",
         |b| {
             b.iter(|| {
                 q = (q + 1) % queries.len();
-                index.search(black_box(&queries[q]), 10, Within::Rows(&one_user))
+                index.search(black_box(&queries[q]), 10, Within::Rows(&one_user), &cancel)
             })
         },
     );

@@ -7,6 +7,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use engram_core::cancel::Cancel;
 use engram_embedded::vectors::Partitions;
 
 const DIM: usize = 384;
@@ -74,17 +75,18 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    let cancel = Cancel::new();
     let mut q = 0;
     group.bench_function("search_top10", |b| {
         b.iter(|| {
             q = (q + 1) % queries.len();
-            black_box(index.search(&queries[q], 10, None))
+            black_box(index.search(&queries[q], 10, None, &cancel))
         })
     });
     group.bench_function("exact_top10_of_1000", |b| {
         b.iter(|| {
             q = (q + 1) % queries.len();
-            black_box(index.exact(&queries[q], &rows, 10))
+            black_box(index.exact(&queries[q], &rows, 10, &cancel))
         })
     });
     group.finish();

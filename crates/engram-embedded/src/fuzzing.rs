@@ -11,6 +11,7 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use engram_core::cancel::Cancel;
 use engram_core::tenant::{ApiKey, Scope, Tenant};
 use engram_core::{Error, Filter, Kind, Memory, NewMemory, Result};
 use engram_store::{Record, Store, backup};
@@ -224,36 +225,37 @@ impl Index {
 
     /// Reads the index the ways a search does; returns rows it holds.
     fn exercise(&self) -> Result<Vec<i64>> {
+        let never = Cancel::new();
         match self {
             Index::Text(t) => {
                 let words: Vec<String> = WORDS.iter().map(|w| w.to_string()).collect();
                 let rows: Vec<i64> = t
-                    .search(SEQ, &words, 50, Within::All)?
+                    .search(SEQ, &words, 50, Within::All, &never)?
                     .into_iter()
                     .map(|(r, _)| r)
                     .collect();
-                t.search(SEQ, &words[..2], 5, Within::Rows(&rows))?;
+                t.search(SEQ, &words[..2], 5, Within::Rows(&rows), &never)?;
                 Ok(rows)
             }
             Index::Vectors(v) => {
                 let rows: Vec<i64> = v
-                    .search(SEQ, &vector(3), 50, None)?
+                    .search(SEQ, &vector(3), 50, None, &never)?
                     .into_iter()
                     .map(|(r, _)| r)
                     .collect();
-                v.search(SEQ, &vector(4), 5, Some(&rows))?;
+                v.search(SEQ, &vector(4), 5, Some(&rows), &never)?;
                 v.similarities(SEQ, &vector(5), &rows)?;
                 v.vectors(SEQ, &rows)?;
                 Ok(rows)
             }
             Index::Catalog(c) => {
-                let rows = c.allowed(SEQ, &Filter::default())?;
+                let rows = c.allowed(SEQ, &Filter::default(), &never)?;
                 let narrow = Filter {
                     user_id: Some("user1".into()),
                     labels: vec!["label2".into()],
                     ..Filter::default()
                 };
-                c.allowed(SEQ, &narrow)?;
+                c.allowed(SEQ, &narrow, &never)?;
                 c.memories(SEQ, &rows)?;
                 c.ranking_facts(SEQ, &rows)?;
                 Ok(rows)

@@ -38,6 +38,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
+use engram_core::cancel::Cancel;
 use engram_core::query::Cursor;
 use engram_core::tenant::{ApiKey, Tenant};
 use engram_core::{Error, Filter, Memory, Result};
@@ -325,12 +326,14 @@ impl Store for EmbeddedStore {
         terms: &[String],
         filter: &Filter,
         limit: usize,
+        cancel: &Cancel,
     ) -> Result<Vec<Hit>> {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
         let (tenant_id, filter, terms) = (tenant_id.to_string(), filter.clone(), terms.to_vec());
-        self.run(move |db| db.lexical_search(&tenant_id, &terms, &filter, limit))
+        let cancel = cancel.clone();
+        self.run(move |db| db.lexical_search(&tenant_id, &terms, &filter, limit, &cancel))
             .await
     }
 
@@ -340,9 +343,11 @@ impl Store for EmbeddedStore {
         query: &[f32],
         filter: &Filter,
         limit: usize,
+        cancel: &Cancel,
     ) -> Result<Vec<Hit>> {
         let (tenant_id, filter, query) = (tenant_id.to_string(), filter.clone(), query.to_vec());
-        self.run(move |db| db.vector_search(&tenant_id, &query, &filter, limit))
+        let cancel = cancel.clone();
+        self.run(move |db| db.vector_search(&tenant_id, &query, &filter, limit, &cancel))
             .await
     }
 

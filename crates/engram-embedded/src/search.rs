@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use engram_core::cancel::Cancel;
 use engram_core::ranking::{Features, Ranking};
 use engram_core::{Error, Filter, Result};
 use engram_store::{Hit, Ranked, Record, Retrieval, Retrieved};
@@ -41,9 +42,10 @@ impl Inner {
         terms: &[String],
         filter: &Filter,
         limit: usize,
+        cancel: &Cancel,
     ) -> Result<Vec<Hit>> {
         let found = self.search_tenant(tenant_id, filter, |c, indexes, seq, allowed| {
-            let scored = lexical_rows(indexes, seq, terms, allowed, limit)?;
+            let scored = lexical_rows(indexes, seq, terms, allowed, limit, cancel)?;
             hits(c, tenant_id, scored)
         })?;
         Ok(found.unwrap_or_default())
@@ -55,9 +57,10 @@ impl Inner {
         query: &[f32],
         filter: &Filter,
         limit: usize,
+        cancel: &Cancel,
     ) -> Result<Vec<Hit>> {
         let found = self.search_tenant(tenant_id, filter, |c, indexes, seq, allowed| {
-            let scored = indexes.vectors.search(seq, query, limit, allowed)?;
+            let scored = indexes.vectors.search(seq, query, limit, allowed, cancel)?;
             hits(c, tenant_id, scored)
         })?;
         Ok(found.unwrap_or_default())
@@ -73,6 +76,7 @@ pub(crate) struct Query {
     limit: usize,
     ranking: Ranking,
     keep: usize,
+    cancel: Cancel,
 }
 
 impl Query {
@@ -85,12 +89,16 @@ impl Query {
             limit: q.limit,
             ranking: *q.ranking,
             keep: q.keep,
+            cancel: q.cancel.clone(),
         }
     }
 }
 
 impl Inner {
+    /// Cancelled, it stops in whichever index it is searching (and
+    /// before it starts, when it waited for a thread past its caller).
     pub(crate) fn retrieve(&self, q: &Query) -> Result<Retrieved> {
+        q.cancel.check()?;
         let indexes = self.indexes()?;
         let Some(seq) = self.read(|c| tenant_seq(c, &q.tenant_id))? else {
             return Ok(Retrieved::default());
@@ -101,18 +109,18 @@ impl Inner {
         let allowed = if q.filter.is_empty() {
             None
         } else {
-            Some(indexes.catalog.allowed(seq, &q.filter)?)
+            Some(indexes.catalog.allowed(seq, &q.filter, &q.cancel)?)
         };
         let allowed = allowed.as_deref();
         let lexical = || {
             if q.terms.is_empty() {
                 Ok(Vec::new())
             } else {
-                lexical_rows(indexes, seq, &q.terms, allowed, q.limit)
+                lexical_rows(indexes, seq, &q.terms, allowed, q.limit, &q.cancel)
             }
         };
         let dense = || match q.vector.as_deref() {
-            Some(v) => indexes.vectors.search(seq, v, q.limit, allowed),
+            Some(v) => indexes.vectors.search(seq, v, q.limit, allowed, &q.cancel),
             None => Ok(Vec::new()),
         };
         let (lexical, dense) = if q.terms.is_empty() || q.vector.is_none() {
@@ -127,7 +135,9 @@ impl Inner {
                 Ok::<_, Error>((lexical?, dense?))
             })?
         };
+        q.cancel.check()?;
         let (rows, features) = candidates(indexes, seq, q.vector.as_deref(), &lexical, &dense)?;
+        q.cancel.check()?;
         let (best, more) = q.ranking.best(&features, q.keep);
         let winners: Vec<(i64, f32)> = best.into_iter().map(|(i, s)| (rows[i], s)).collect();
         let rows: Vec<i64> = winners.iter().map(|(r, _)| *r).collect();
@@ -211,9 +221,10 @@ fn lexical_rows(
     terms: &[String],
     allowed: Option<&[i64]>,
     limit: usize,
+    cancel: &Cancel,
 ) -> Result<Vec<(i64, f32)>> {
     let within = allowed.map_or(Within::All, Within::Rows);
-    indexes.text.search(seq, terms, limit, within)
+    indexes.text.search(seq, terms, limit, within, cancel)
 }
 
 /// Scored rows as memory ids. The tenant check is the last wall: an index

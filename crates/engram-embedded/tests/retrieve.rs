@@ -3,9 +3,14 @@
 //! no row.
 //! It must agree with `retrieve_separately`, which filters in SQL and ranks
 //! every candidate's row as read, under every kind of filter, after updates
-//! and deletes, and after a reopen; and it must never cross tenants.
+//! and deletes, and after a reopen; and it must never cross tenants. A
+//! search nobody waits for any more stops.
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{Duration, TimeZone, Utc};
+use engram_core::cancel::Cancel;
 use engram_core::fusion::Fusion;
 use engram_core::query::SearchMode;
 use engram_core::ranking::Ranking;
@@ -20,6 +25,8 @@ mod common;
 use common::tenant;
 
 const DIM: usize = 8;
+/// Memories in the store whose search is cancelled.
+const MANY: usize = 50_000;
 const WORDS: &[&str] = &[
     "coffee", "tea", "paris", "berlin", "meeting", "deadline", "allergy", "peanut", "dog",
     "garden", "budget", "flight",
@@ -132,6 +139,7 @@ async fn agree(store: &EmbeddedStore, tenant: &str, others: &[String], rng: &mut
         };
         let vector = (ranking.mode != SearchMode::Keyword).then(|| unit(rng));
         let filter = filter(q / 6);
+        let cancel = Cancel::new();
         let query = |keep| Retrieval {
             terms: &terms,
             vector: vector.as_deref(),
@@ -139,6 +147,7 @@ async fn agree(store: &EmbeddedStore, tenant: &str, others: &[String], rng: &mut
             limit: 20,
             ranking: &ranking,
             keep,
+            cancel: &cancel,
         };
         let all = store.retrieve(tenant, &query(usize::MAX)).await.unwrap();
         let reference = retrieve_separately(store, tenant, &query(usize::MAX))
@@ -274,6 +283,7 @@ async fn ranking_from_memory_matches_ranking_the_rows_within_one_tenant() {
                 limit: 10,
                 ranking: &ranking(2),
                 keep: 10,
+                cancel: &Cancel::new(),
             },
         )
         .await
@@ -286,7 +296,7 @@ async fn ranking_from_memory_matches_ranking_the_rows_within_one_tenant() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn many_concurrent_searches_all_succeed() {
     let dir = tempfile::tempdir().unwrap();
-    let store = std::sync::Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
     store.bind_embedding_space("test", DIM).await.unwrap();
     let mut rng = StdRng::seed_from_u64(11);
     let a = tenant(&store, "a").await;
@@ -307,6 +317,7 @@ async fn many_concurrent_searches_all_succeed() {
                         limit: 50,
                         ranking: &ranking,
                         keep: 10,
+                        cancel: &Cancel::new(),
                     },
                 )
                 .await
@@ -349,11 +360,118 @@ async fn vectors_the_index_cannot_hold_are_refused_before_commit() {
     longer.push(0.0);
     let err = store.update(&a, &good.memory, Some(longer.clone())).await;
     assert!(err.is_err());
-    let filter = Filter::default();
-    assert!(store.vector_search(&a, &longer, &filter, 5).await.is_err());
+    let (filter, cancel) = (Filter::default(), Cancel::new());
+    let err = store.vector_search(&a, &longer, &filter, 5, &cancel).await;
+    assert!(err.is_err());
     let hits = store
-        .vector_search(&a, &good.embedding, &filter, 5)
+        .vector_search(&a, &good.embedding, &filter, 5, &cancel)
         .await
         .unwrap();
     assert_eq!(hits.len(), 1, "only the good memory was stored");
+}
+
+fn is_cancellation<T>(r: &engram_core::Result<T>) -> bool {
+    r.as_ref().is_err_and(engram_core::cancel::is_cancellation)
+}
+
+/// A search of every word for as many hits as there are memories: slow
+/// enough to be caught running.
+async fn search_everything(
+    store: Arc<EmbeddedStore>,
+    tenant: String,
+    vector: Vec<f32>,
+    cancel: Cancel,
+) -> engram_core::Result<Retrieved> {
+    let terms: Vec<String> = WORDS.iter().map(|w| w.to_string()).collect();
+    let (filter, ranking) = (Filter::default(), ranking(0));
+    store
+        .retrieve(
+            &tenant,
+            &Retrieval {
+                terms: &terms,
+                vector: Some(&vector),
+                filter: &filter,
+                limit: MANY,
+                ranking: &ranking,
+                keep: 10,
+                cancel: &cancel,
+            },
+        )
+        .await
+}
+
+/// What the engine does for a request timeout, a client gone or shutdown:
+/// the future waiting for a search is dropped with the guard it holds.
+/// The search then stops on its blocking thread, which a runtime shut
+/// down waits for: the runtime stops long before the search would have
+/// ended. The primitives and an already cancelled search return the
+/// cancellation error.
+#[test]
+fn a_dropped_search_stops_its_blocking_work() {
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = StdRng::seed_from_u64(13);
+    let setup = runtime();
+    let (store, a) = setup.block_on(async {
+        let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+        store.bind_embedding_space("test", DIM).await.unwrap();
+        let a = tenant(&store, "a").await;
+        for batch in 0..MANY / 10_000 {
+            let records = (0..10_000).map(|i| record(&mut rng, batch * 10_000 + i));
+            store.insert(&a, records.collect(), None).await.unwrap();
+        }
+        (store, a)
+    });
+    let vector = unit(&mut rng);
+    let search =
+        |cancel: Cancel| search_everything(store.clone(), a.clone(), vector.clone(), cancel);
+    // The faster of two complete runs: the time a search would take.
+    let full = (0..2)
+        .map(|_| {
+            let start = Instant::now();
+            let found = setup.block_on(search(Cancel::new())).unwrap();
+            assert_eq!(found.ranked.len(), 10);
+            start.elapsed()
+        })
+        .min()
+        .unwrap();
+
+    let cancelled = Cancel::new();
+    cancelled.cancel();
+    setup.block_on(async {
+        assert!(is_cancellation(&search(cancelled.clone()).await));
+        let (terms, filter) = (["coffee".to_string()], Filter::default());
+        let lexical = store.lexical_search(&a, &terms, &filter, 10, &cancelled);
+        assert!(is_cancellation(&lexical.await));
+        let dense = store.vector_search(&a, &vector, &filter, 10, &cancelled);
+        assert!(is_cancellation(&dense.await));
+    });
+    drop(setup);
+
+    let serving = runtime();
+    let cancel = Cancel::new();
+    let request = {
+        let (guard, search) = (cancel.on_drop(), search(cancel.clone()));
+        serving.spawn(async move {
+            let _guard = guard;
+            search.await
+        })
+    };
+    std::thread::sleep(full / 10);
+    request.abort();
+    assert!(serving.block_on(request).unwrap_err().is_cancelled());
+    assert!(cancel.is_cancelled(), "dropping the future cancels");
+    let stopping = Instant::now();
+    serving.shutdown_timeout(full * 4);
+    let stopped = stopping.elapsed();
+    assert!(
+        stopped < full / 3,
+        "the blocking search ran on for {stopped:?}; a whole one takes {full:?}"
+    );
 }

@@ -2,6 +2,7 @@
 //! when a crash (or a failed removal) leaves them behind after the delete
 //! committed, and not when a new tenant ends up with their file names.
 
+use engram_core::cancel::Cancel;
 use std::path::Path;
 
 use chrono::Utc;
@@ -50,6 +51,7 @@ async fn found(store: &EmbeddedStore, tenant: &str) -> Vec<String> {
         now: Utc::now(),
     };
     let mut ids = Vec::new();
+    let cancel = Cancel::new();
     for filter in [
         Filter::default(),
         Filter {
@@ -64,17 +66,18 @@ async fn found(store: &EmbeddedStore, tenant: &str) -> Vec<String> {
             limit: 50,
             ranking: &ranking,
             keep: 50,
+            cancel: &cancel,
         };
         let got = store.retrieve(tenant, &q).await.unwrap();
         ids.extend(got.ranked.into_iter().map(|r| r.record.memory.id));
         for hit in store
-            .lexical_search(tenant, &terms, &filter, 50)
+            .lexical_search(tenant, &terms, &filter, 50, &cancel)
             .await
             .unwrap()
             .into_iter()
             .chain(
                 store
-                    .vector_search(tenant, &vector, &filter, 50)
+                    .vector_search(tenant, &vector, &filter, 50, &cancel)
                     .await
                     .unwrap(),
             )

@@ -15,8 +15,9 @@ mod retrieve;
 mod session_context;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use engram_core::cancel::Cancel;
 use engram_core::fusion::Fusion;
 use engram_core::{Error, Result};
 use engram_embed::{Embedder, Reranker, TokenCounter};
@@ -81,6 +82,7 @@ pub struct Engine {
     tokens: Arc<TokenCounter>,
     reranker: Option<Arc<Reranker>>,
     config: RetrievalConfig,
+    search_timeout: Option<Duration>,
 }
 
 impl Engine {
@@ -101,6 +103,7 @@ impl Engine {
             tokens,
             reranker: None,
             config,
+            search_timeout: None,
         })
     }
 
@@ -109,6 +112,20 @@ impl Engine {
     pub fn with_reranker(mut self, reranker: Arc<Reranker>) -> Engine {
         self.reranker = Some(reranker);
         self
+    }
+
+    /// Bounds every search by `timeout`, the longest anyone waits for
+    /// one, so work nobody can call off (a statement on the database
+    /// server) stops then too.
+    pub fn with_search_timeout(mut self, timeout: Duration) -> Engine {
+        self.search_timeout = Some(timeout);
+        self
+    }
+
+    /// A search's cancellation: its deadline when there is a timeout.
+    fn search_cancel(&self) -> Cancel {
+        self.search_timeout
+            .map_or_else(Cancel::new, Cancel::with_timeout)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -123,7 +140,7 @@ impl Engine {
     pub async fn readiness(&self) -> Vec<(&'static str, Option<String>)> {
         let store = self.store.ping().await.err().map(|e| e.to_string());
         let embedder = self
-            .embed_query("readiness probe")
+            .embed_query("readiness probe", &Cancel::new())
             .await
             .err()
             .map(|e| e.to_string());
@@ -145,14 +162,21 @@ impl Engine {
         self.store.count_memories().await
     }
 
-    async fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
+    /// One model call, not stopped once started: `cancel` is checked
+    /// when a blocking thread takes it up, which may be long after it was
+    /// asked for when the threads are busy.
+    async fn embed_query(&self, text: &str, cancel: &Cancel) -> Result<Vec<f32>> {
         let embedder = self.embedder.clone();
-        let text = text.to_string();
+        let (text, cancel) = (text.to_string(), cancel.clone());
         let start = Instant::now();
-        let v = tokio::task::spawn_blocking(move || embedder.embed_query(&text))
-            .await
-            .map_err(Error::internal)?
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        let v = tokio::task::spawn_blocking(move || {
+            cancel.check()?;
+            embedder
+                .embed_query(&text)
+                .map_err(|e| Error::Unavailable(e.to_string()))
+        })
+        .await
+        .map_err(Error::internal)??;
         metrics::histogram!("engram_embedding_duration_seconds")
             .record(start.elapsed().as_secs_f64());
         Ok(v)

@@ -9,6 +9,7 @@
 
 use std::time::Instant;
 
+use engram_core::cancel::Cancel;
 use engram_core::{Error, Result};
 use engram_store::Ranked;
 
@@ -41,12 +42,15 @@ pub(crate) fn mix(first: &[f32], cross: &[f32], weight: f32) -> Vec<f32> {
 
 impl Engine {
     /// Re-scores the best candidates of `scored` (sorted, best first;
-    /// indexes into `ranked`) and sorts it again.
+    /// indexes into `ranked`) and sorts it again. The head is one model
+    /// call, so `cancel` is checked before it, when a blocking thread
+    /// takes it up.
     pub(crate) async fn rerank(
         &self,
         query: &str,
         ranked: &[Ranked],
         scored: &mut [(usize, f32)],
+        cancel: &Cancel,
     ) -> Result<()> {
         let Some(reranker) = self.reranker.clone() else {
             return Ok(());
@@ -61,13 +65,16 @@ impl Engine {
             .map(|(i, _)| ranked[*i].record.memory.content.clone())
             .collect();
         let start = Instant::now();
+        let cancel = cancel.clone();
         let cross = tokio::task::spawn_blocking(move || {
+            cancel.check()?;
             let refs: Vec<&str> = passages.iter().map(String::as_str).collect();
-            reranker.score(&query, &refs)
+            reranker
+                .score(&query, &refs)
+                .map_err(|e| Error::Unavailable(e.to_string()))
         })
         .await
-        .map_err(Error::internal)?
-        .map_err(|e| Error::Unavailable(e.to_string()))?;
+        .map_err(Error::internal)??;
         metrics::histogram!("engram_rerank_duration_seconds").record(start.elapsed().as_secs_f64());
         let first: Vec<f32> = scored[..head].iter().map(|(_, s)| *s).collect();
         for (slot, s) in

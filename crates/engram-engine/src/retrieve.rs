@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 
+use engram_core::cancel::Cancel;
 use engram_core::context::{ContextItem, pack};
 use engram_core::lexical;
 use engram_core::query::{
@@ -122,6 +123,10 @@ impl Engine {
         limit: usize,
         supplied: Option<Vec<f32>>,
     ) -> Result<Vec<Ranked>> {
+        // Held until the search is done: dropping this future (a request
+        // timeout, a client gone, shutdown) stops its blocking work.
+        let cancel = self.search_cancel();
+        let _cancel_on_drop = cancel.on_drop();
         let n = self.config.candidates.max(limit);
         let terms = match mode {
             SearchMode::Vector => Vec::new(),
@@ -133,7 +138,7 @@ impl Engine {
                 engram_embed::normalize(&mut v);
                 Some(v)
             }
-            (_, None) => Some(self.embed_query(query).await?),
+            (_, None) => Some(self.embed_query(query, &cancel).await?),
         };
         let ranking = Ranking {
             mode,
@@ -158,10 +163,13 @@ impl Engine {
                         limit: n,
                         ranking: &ranking,
                         keep,
+                        cancel: &cancel,
                     },
                 )
                 .await?;
-            let out = self.best_distinct(query, mode, ranked, limit).await?;
+            let out = self
+                .best_distinct(query, mode, ranked, limit, &cancel)
+                .await?;
             // Too many near-duplicates among the records read: read them all.
             if out.len() < limit && more {
                 keep = usize::MAX;
@@ -179,10 +187,11 @@ impl Engine {
         mode: SearchMode,
         ranked: Vec<Ranked>,
         limit: usize,
+        cancel: &Cancel,
     ) -> Result<Vec<Ranked>> {
         let mut scored: Vec<(usize, f32)> = ranked.iter().map(|r| r.score).enumerate().collect();
         if mode == SearchMode::Hybrid {
-            self.rerank(query, &ranked, &mut scored).await?;
+            self.rerank(query, &ranked, &mut scored, cancel).await?;
         }
         let mut slots: Vec<Option<Record>> = ranked.into_iter().map(|r| Some(r.record)).collect();
         let mut out: Vec<Ranked> = Vec::with_capacity(limit);

@@ -40,6 +40,7 @@ use deadpool_postgres::{
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
+use engram_core::cancel::Cancel;
 use engram_core::query::Cursor;
 use engram_core::tenant::{ApiKey, Tenant};
 use engram_core::{Error, Filter, Memory, Result};
@@ -284,8 +285,9 @@ impl Store for PgStore {
         terms: &[String],
         filter: &Filter,
         limit: usize,
+        cancel: &Cancel,
     ) -> Result<Vec<Hit>> {
-        search::lexical(self, tenant_id, terms, filter, limit).await
+        search::lexical(self, tenant_id, terms, filter, limit, cancel).await
     }
 
     async fn vector_search(
@@ -294,8 +296,9 @@ impl Store for PgStore {
         query: &[f32],
         filter: &Filter,
         limit: usize,
+        cancel: &Cancel,
     ) -> Result<Vec<Hit>> {
-        search::vector(self, tenant_id, query, filter, limit).await
+        search::vector(self, tenant_id, query, filter, limit, cancel).await
     }
 
     async fn take_token(&self, bucket: &str, per_second: f64, burst: f64) -> Result<Throttle> {

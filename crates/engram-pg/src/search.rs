@@ -6,6 +6,9 @@
 
 use pgvector::Vector;
 
+use deadpool_postgres::Transaction;
+
+use engram_core::cancel::Cancel;
 use engram_core::{Filter, Result};
 use engram_store::Hit;
 
@@ -25,6 +28,7 @@ pub async fn lexical(
     terms: &[String],
     filter: &Filter,
     limit: usize,
+    cancel: &Cancel,
 ) -> Result<Vec<Hit>> {
     if terms.is_empty() {
         return Ok(Vec::new());
@@ -37,7 +41,12 @@ pub async fn lexical(
     let filters = filter_sql(filter, &mut params);
     params.push(Box::new(limit as i64));
     let sql = lexical::bm25_sql(&filters, params.len());
-    let rows = store.tenant_query(tenant_id, &sql, &refs(&params)).await?;
+    let rows = store
+        .with_tenant(tenant_id, async |tx| {
+            bound_by(tx, cancel).await?;
+            tx.query(&sql, &refs(&params)).await.map_err(db_err)
+        })
+        .await?;
     all(&rows, rows::hit)
 }
 
@@ -47,6 +56,7 @@ pub async fn vector(
     query: &[f32],
     filter: &Filter,
     limit: usize,
+    cancel: &Cancel,
 ) -> Result<Vec<Hit>> {
     let mut params: Vec<Param> = vec![
         Box::new(tenant_id.to_string()),
@@ -61,6 +71,7 @@ pub async fn vector(
     );
     let rows = store
         .with_tenant(tenant_id, async |tx| {
+            bound_by(tx, cancel).await?;
             tx.execute(
                 "SELECT set_config('hnsw.ef_search', $1, true), \
                  set_config('hnsw.iterative_scan', 'strict_order', true)",
@@ -72,4 +83,17 @@ pub async fn vector(
         })
         .await?;
     all(&rows, rows::hit)
+}
+
+/// Makes the server cancel the transaction's statements when the search's
+/// deadline passes: dropping the future that waits for a statement does
+/// not stop it on the server.
+async fn bound_by(tx: &Transaction<'_>, cancel: &Cancel) -> Result<()> {
+    if let Some(left) = cancel.remaining()? {
+        let ms = left.as_millis().max(1).to_string();
+        tx.execute("SELECT set_config('statement_timeout', $1, true)", &[&ms])
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
 }

@@ -112,10 +112,12 @@ pub fn time_from_micros(us: i64) -> Result<DateTime<Utc>> {
 }
 
 /// Connection trouble is `Unavailable` (503, retry later; `/ready` turns
-/// red); constraint violations are the caller's conflict; the rest is a
-/// bug worth a 500 and a log line.
+/// red); a statement cancelled (a search past its deadline) is the
+/// cancellation error; constraint violations are the caller's conflict;
+/// the rest is a bug worth a 500 and a log line.
 pub fn db_err(e: tokio_postgres::Error) -> Error {
     match e.code() {
+        Some(c) if *c == SqlState::QUERY_CANCELED => engram_core::cancel::cancelled(),
         Some(c) if *c == SqlState::UNIQUE_VIOLATION => Error::Conflict(
             e.as_db_error()
                 .map(|d| d.message().to_string())

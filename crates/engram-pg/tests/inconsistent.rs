@@ -11,6 +11,7 @@
 mod pg;
 
 use chrono::{TimeZone, Utc};
+use engram_core::cancel::Cancel;
 use engram_core::fusion::Fusion;
 use engram_core::query::{Cursor, SearchMode};
 use engram_core::ranking::Ranking;
@@ -143,6 +144,7 @@ async fn assert_memory_unreadable(f: &Fixture, reason: &str) {
         limit: 5,
         ranking: &ranking,
         keep: 5,
+        cancel: &Cancel::new(),
     };
     assert_inconsistent(s.retrieve(TENANT, &search).await, &what, reason);
 }

@@ -20,6 +20,7 @@ pub mod testing;
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
+use engram_core::cancel::Cancel;
 use engram_core::query::Cursor;
 use engram_core::ranking::{Features, Ranking};
 use engram_core::tenant::{ApiKey, Tenant};
@@ -79,6 +80,9 @@ pub struct Retrieval<'a> {
     /// Records wanted: those of the best `keep` candidates. A store that
     /// ranks from memory reads only these rows.
     pub keep: usize,
+    /// Checked by the store's blocking work and bounding its database
+    /// statements: a search nobody waits for stops.
+    pub cancel: &'a Cancel,
 }
 
 /// A candidate's record and first-stage score.
@@ -198,13 +202,15 @@ pub trait Store: Send + Sync {
     async fn delete_where(&self, tenant_id: &str, filter: &Filter) -> Result<u64>;
     async fn count_memories(&self) -> Result<u64>;
 
-    /// Best lexical matches for any of `terms`, highest score first.
+    /// Best lexical matches for any of `terms`, highest score first;
+    /// stopped by `cancel` (see [`Retrieval::cancel`]).
     async fn lexical_search(
         &self,
         tenant_id: &str,
         terms: &[String],
         filter: &Filter,
         limit: usize,
+        cancel: &Cancel,
     ) -> Result<Vec<Hit>>;
     /// Nearest memories by cosine similarity (score = similarity), best
     /// first. Filters are applied inside the search, so a selective filter
@@ -215,6 +221,7 @@ pub trait Store: Send + Sync {
         query: &[f32],
         filter: &Filter,
         limit: usize,
+        cancel: &Cancel,
     ) -> Result<Vec<Hit>>;
 
     /// Both retrievers, their candidates ranked, and the records of the
@@ -249,17 +256,22 @@ pub async fn retrieve_separately<S: Store + ?Sized>(
             Ok(Vec::new())
         } else {
             store
-                .lexical_search(tenant_id, q.terms, q.filter, q.limit)
+                .lexical_search(tenant_id, q.terms, q.filter, q.limit, q.cancel)
                 .await
         }
     };
     let dense = async {
         match q.vector {
-            Some(v) => store.vector_search(tenant_id, v, q.filter, q.limit).await,
+            Some(v) => {
+                store
+                    .vector_search(tenant_id, v, q.filter, q.limit, q.cancel)
+                    .await
+            }
             None => Ok(Vec::new()),
         }
     };
     let (lexical, dense) = tokio::try_join!(lexical, dense)?;
+    q.cancel.check()?;
     let ids = hit_ids(&dense, &lexical);
     let mut records = store.get_records(tenant_id, &ids).await?;
     let order: HashMap<&str, usize> = ids

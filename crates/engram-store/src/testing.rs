@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{Duration, TimeZone, Utc};
+use engram_core::cancel::Cancel;
 use engram_core::fusion::Fusion;
 use engram_core::query::SearchMode;
 use engram_core::ranking::Ranking;
@@ -113,6 +114,7 @@ pub async fn filters_pick_exactly_what_they_match(store: &dyn Store) {
         now: Utc::now(),
     };
     let query = records[0].embedding.clone();
+    let cancel = Cancel::new();
     let mut nonempty = 0;
     for _ in 0..150 {
         let f = filter(&mut rng);
@@ -135,6 +137,7 @@ pub async fn filters_pick_exactly_what_they_match(store: &dyn Store) {
                     limit: MEMORIES,
                     ranking: &ranking,
                     keep: MEMORIES,
+                    cancel: &cancel,
                 },
             )
             .await

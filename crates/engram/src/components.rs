@@ -1,6 +1,7 @@
 //! Building the store, the embedder and the engine from configuration.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use engram_embed::{Embedder, HttpEmbedder, HttpFlavor, OnnxEmbedder, Reranker, TokenCounter};
@@ -106,7 +107,10 @@ pub async fn engine(c: &Config) -> anyhow::Result<Arc<Engine>> {
         Ok((embedder, Arc::new(tokens), reranker))
     })
     .await??;
-    let mut engine = Engine::new(store, embedder, tokens, c.retrieval.clone()).await?;
+    let mut engine = Engine::new(store, embedder, tokens, c.retrieval.clone())
+        .await?
+        // A search no one waits for past the request timeout stops then.
+        .with_search_timeout(Duration::from_secs(c.request_timeout_seconds));
     if let Some(r) = reranker {
         engine = engine.with_reranker(r);
     }

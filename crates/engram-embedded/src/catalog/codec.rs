@@ -133,7 +133,7 @@ mod tests {
                 ..Default::default()
             },
         ] {
-            assert_eq!(back.allowed(&f), c.allowed(&f));
+            assert_eq!(back.passing(&f), c.passing(&f));
         }
         assert_eq!(back.facts(98), c.facts(98));
         assert_eq!(back.memory(98), c.memory(98));

@@ -8,6 +8,7 @@ mod table;
 
 use std::path::Path;
 
+use engram_core::cancel::Cancel;
 use engram_core::{Error, Filter, Memory, Result};
 
 use table::Catalog;
@@ -52,8 +53,9 @@ impl Catalogs {
     }
 
     /// The tenant's rows that pass `filter`, ascending.
-    pub fn allowed(&self, seq: i64, filter: &Filter) -> Result<Vec<i64>> {
-        self.tenants.read(seq, |catalog| catalog.allowed(filter))
+    pub fn allowed(&self, seq: i64, filter: &Filter, cancel: &Cancel) -> Result<Vec<i64>> {
+        self.tenants
+            .read(seq, |catalog| catalog.allowed(filter, cancel))?
     }
 
     /// Each row's importance and time (microseconds), `None` for a row not

@@ -9,8 +9,9 @@
 
 use std::collections::HashMap;
 
+use engram_core::cancel::Cancel;
 use engram_core::query::{self, Condition};
-use engram_core::{Filter, Kind, Memory};
+use engram_core::{Filter, Kind, Memory, Result};
 
 use super::payload::{check, pack, unpack};
 use crate::rows::time;
@@ -228,25 +229,43 @@ impl Catalog {
     }
 
     /// The rows that pass `filter`, ascending. Starts from the shortest
-    /// posting list the filter names, or from every row when it names none.
-    pub fn allowed(&self, filter: &Filter) -> Vec<i64> {
+    /// posting list the filter names, or from every row when it names none
+    /// (a time range alone), checking `cancel` as it goes.
+    pub fn allowed(&self, filter: &Filter, cancel: &Cancel) -> Result<Vec<i64>> {
         let Some(wanted) = self.resolve(filter) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let shortest = wanted
             .keys()
             .into_iter()
             .map(|k| self.postings.get(&k).map_or(&[][..], Vec::as_slice))
             .min_by_key(|list| list.len());
-        let passes = |rowid: &i64| self.facts.get(rowid).is_some_and(|f| wanted.matches(f));
+        let mut every = cancel.every();
+        let mut select = |rows: &mut dyn Iterator<Item = i64>| -> Result<Vec<i64>> {
+            let mut out = Vec::new();
+            for rowid in rows {
+                every.step()?;
+                if self.facts.get(&rowid).is_some_and(|f| wanted.matches(f)) {
+                    out.push(rowid);
+                }
+            }
+            Ok(out)
+        };
         match shortest {
-            Some(list) => list.iter().copied().filter(passes).collect(),
+            Some(list) => select(&mut list.iter().copied()),
             None => {
-                let mut rows: Vec<i64> = self.facts.keys().copied().filter(passes).collect();
+                let mut rows = select(&mut self.facts.keys().copied())?;
                 rows.sort_unstable();
-                rows
+                Ok(rows)
             }
         }
+    }
+
+    /// [`Catalog::allowed`], never cancelled.
+    #[cfg(test)]
+    pub fn passing(&self, filter: &Filter) -> Vec<i64> {
+        self.allowed(filter, &Cancel::new())
+            .expect("never cancelled")
     }
 
     pub fn facts(&self, rowid: i64) -> Option<&Facts> {
@@ -376,37 +395,37 @@ mod tests {
         c.upsert(2, &sample(Some("bob"), Some("s1"), &[], 200));
         c.upsert(3, &sample(Some("ann"), None, &["work", "home"], 300));
         c.upsert(4, &sample(None, None, &[], 400));
-        assert_eq!(c.allowed(&user("ann")), vec![1, 3]);
-        assert_eq!(c.allowed(&user("nobody")), Vec::<i64>::new());
+        assert_eq!(c.passing(&user("ann")), vec![1, 3]);
+        assert_eq!(c.passing(&user("nobody")), Vec::<i64>::new());
         let f = Filter {
             session_id: Some("s1".into()),
             ..Default::default()
         };
-        assert_eq!(c.allowed(&f), vec![1, 2]);
+        assert_eq!(c.passing(&f), vec![1, 2]);
         let f = Filter {
             user_id: Some("ann".into()),
             labels: vec!["work".into(), "home".into()],
             ..Default::default()
         };
-        assert_eq!(c.allowed(&f), vec![3]);
+        assert_eq!(c.passing(&f), vec![3]);
         let at = |s| DateTime::from_timestamp(s, 0).unwrap();
         let f = Filter {
             after: Some(at(200)),
             before: Some(at(400)),
             ..Default::default()
         };
-        assert_eq!(c.allowed(&f), vec![2, 3]);
+        assert_eq!(c.passing(&f), vec![2, 3]);
         let f = Filter {
             kind: Some(Kind::Semantic),
             ..Default::default()
         };
-        assert_eq!(c.allowed(&f), Vec::<i64>::new());
+        assert_eq!(c.passing(&f), Vec::<i64>::new());
         let f = Filter {
             kind: Some(Kind::Episodic),
             before: Some(at(300)),
             ..Default::default()
         };
-        assert_eq!(c.allowed(&f), vec![1, 2]);
+        assert_eq!(c.passing(&f), vec![1, 2]);
     }
 
     #[test]
@@ -425,7 +444,7 @@ mod tests {
             kind: Some(Kind::Procedural),
             ..Default::default()
         };
-        assert_eq!(c.allowed(&f), vec![1], "a repeated label is listed once");
+        assert_eq!(c.passing(&f), vec![1], "a repeated label is listed once");
         m.role = None;
         m.metadata.clear();
         c.upsert(1, &m);
@@ -439,16 +458,35 @@ mod tests {
         c.upsert(5, &sample(Some("ann"), None, &[], 1));
         c.upsert(6, &sample(Some("ann"), None, &[], 2));
         c.upsert(6, &sample(Some("bob"), None, &[], 2));
-        assert_eq!(c.allowed(&user("ann")), vec![5]);
-        assert_eq!(c.allowed(&user("bob")), vec![6]);
+        assert_eq!(c.passing(&user("ann")), vec![5]);
+        assert_eq!(c.passing(&user("bob")), vec![6]);
         // Back to ann: listed once, in order.
         c.upsert(6, &sample(Some("ann"), None, &[], 2));
         c.upsert(3, &sample(Some("ann"), None, &[], 3));
-        assert_eq!(c.allowed(&user("ann")), vec![3, 5, 6]);
+        assert_eq!(c.passing(&user("ann")), vec![3, 5, 6]);
         assert!(c.remove(5));
         assert!(!c.remove(5));
-        assert_eq!(c.allowed(&user("ann")), vec![3, 6]);
+        assert_eq!(c.passing(&user("ann")), vec![3, 6]);
         assert_eq!(c.facts(5), None);
+    }
+
+    #[test]
+    fn a_cancelled_filter_returns_the_cancellation_error() {
+        let mut c = Catalog::default();
+        for rowid in 0..3000 {
+            c.upsert(rowid, &sample(Some("ann"), None, &[], rowid));
+        }
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let since = Filter {
+            after: Some(DateTime::from_timestamp(10, 0).unwrap()),
+            ..Default::default()
+        };
+        // From a posting list, and from every row (no list named).
+        for f in [user("ann"), since] {
+            let got = c.allowed(&f, &cancel);
+            assert!(got.is_err_and(|e| engram_core::cancel::is_cancellation(&e)));
+        }
     }
 
     #[test]
@@ -466,8 +504,8 @@ mod tests {
             "{listed} entries for {} rows",
             c.len()
         );
-        assert_eq!(c.allowed(&user("ann")).len(), 1000);
-        assert!(c.allowed(&user("bob")).is_empty());
+        assert_eq!(c.passing(&user("ann")).len(), 1000);
+        assert!(c.passing(&user("bob")).is_empty());
     }
 
     #[test]
@@ -479,7 +517,7 @@ mod tests {
         assert_eq!(rows.iter().map(|(r, _)| *r).collect::<Vec<_>>(), vec![2, 9]);
         let rows: Vec<(i64, Facts)> = rows.into_iter().map(|(r, f)| (r, f.clone())).collect();
         let back = Catalog::from_parts(names.to_vec(), rows.clone()).unwrap();
-        assert_eq!(back.allowed(&user("ann")), vec![9]);
+        assert_eq!(back.passing(&user("ann")), vec![9]);
         assert_eq!(back.facts(2), c.facts(2));
         let mut bad = rows;
         bad[0].1.user = 99;

@@ -100,10 +100,10 @@ mod tests {
         assert_eq!(back.live_docs(), 3);
         let words = ["quick".to_string(), "dog".to_string()];
         assert_eq!(
-            back.search(&words, 10, Within::All),
-            index.search(&words, 10, Within::All)
+            back.top(&words, 10, Within::All),
+            index.top(&words, 10, Within::All)
         );
-        assert!(back.search(&["hunts".into()], 10, Within::All).is_empty());
+        assert!(back.top(&["hunts".into()], 10, Within::All).is_empty());
     }
 
     #[test]

@@ -17,6 +17,9 @@ use std::collections::HashMap;
 use engram_core::bm25;
 use engram_core::topk::TopK;
 
+use engram_core::Result;
+use engram_core::cancel::Cancel;
+
 use super::analyzer;
 
 /// Postings per block-max entry: small enough to skip precisely, large
@@ -184,6 +187,13 @@ impl TextIndex {
         index
     }
 
+    /// [`TextIndex::search`], never cancelled.
+    #[cfg(test)]
+    pub fn top(&self, words: &[String], k: usize, within: Within<'_>) -> Vec<(i64, f32)> {
+        self.search(words, k, within, &Cancel::new())
+            .expect("never cancelled")
+    }
+
     #[cfg(test)]
     pub fn live_docs(&self) -> usize {
         self.slots.len()
@@ -302,15 +312,47 @@ impl TextIndex {
     }
 
     /// The `k` best documents for `words` (query words, analyzed here) as
-    /// `(rowid, BM25 score)`, best first.
-    pub fn search(&self, words: &[String], k: usize, within: Within<'_>) -> Vec<(i64, f32)> {
+    /// `(rowid, BM25 score)`, best first; an error once `cancel` is set.
+    pub fn search(
+        &self,
+        words: &[String],
+        k: usize,
+        within: Within<'_>,
+        cancel: &Cancel,
+    ) -> Result<Vec<(i64, f32)>> {
         let ids = self.term_ids(words);
         if ids.is_empty() || k == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let avg = self.avg_len();
-        let mut cursors: Vec<Cursor<'_>> = ids
-            .iter()
+        let mut cursors = self.cursors(&ids, avg);
+        let top = match within {
+            Within::Rows(rows) => {
+                let postings: usize = cursors.iter().map(|c| c.list.docs.len()).sum();
+                if rows.len() * PROBE_FACTOR < postings {
+                    self.probe(&cursors, rows, k, avg, cancel)?
+                } else {
+                    let mut allowed = vec![false; self.docs.len()];
+                    for r in rows {
+                        if let Some(&s) = self.slots.get(r) {
+                            allowed[s as usize] = true;
+                        }
+                    }
+                    self.max_score(&mut cursors, k, avg, |s| allowed[s as usize], cancel)?
+                }
+            }
+            Within::All => self.max_score(&mut cursors, k, avg, |_| true, cancel)?,
+        };
+        Ok(top
+            .into_sorted()
+            .into_iter()
+            .map(|(slot, score)| (self.docs[slot as usize].rowid, score))
+            .collect())
+    }
+
+    /// A cursor at the start of each term's posting list.
+    fn cursors(&self, ids: &[u32], avg: f32) -> Vec<Cursor<'_>> {
+        ids.iter()
             .map(|&id| {
                 let list = &self.lists[id as usize];
                 let idf = self.idf(list.docs.len());
@@ -326,34 +368,22 @@ impl TextIndex {
                     max,
                 }
             })
-            .collect();
-        let top = match within {
-            Within::Rows(rows) => {
-                let postings: usize = cursors.iter().map(|c| c.list.docs.len()).sum();
-                if rows.len() * PROBE_FACTOR < postings {
-                    self.probe(&cursors, rows, k, avg)
-                } else {
-                    let mut allowed = vec![false; self.docs.len()];
-                    for r in rows {
-                        if let Some(&s) = self.slots.get(r) {
-                            allowed[s as usize] = true;
-                        }
-                    }
-                    self.max_score(&mut cursors, k, avg, |s| allowed[s as usize])
-                }
-            }
-            Within::All => self.max_score(&mut cursors, k, avg, |_| true),
-        };
-        top.into_sorted()
-            .into_iter()
-            .map(|(slot, score)| (self.docs[slot as usize].rowid, score))
             .collect()
     }
 
     /// Scores each allowed document by looking its slot up in every list.
-    fn probe(&self, cursors: &[Cursor<'_>], rows: &[i64], k: usize, avg: f32) -> TopK<u32> {
+    fn probe(
+        &self,
+        cursors: &[Cursor<'_>],
+        rows: &[i64],
+        k: usize,
+        avg: f32,
+        cancel: &Cancel,
+    ) -> Result<TopK<u32>> {
         let mut top = TopK::new(k);
+        let mut every = cancel.every();
         for r in rows {
+            every.step()?;
             let Some(&slot) = self.slots.get(r) else {
                 continue;
             };
@@ -368,19 +398,22 @@ impl TextIndex {
                 top.offer(slot, score);
             }
         }
-        top
+        Ok(top)
     }
 
     /// Block-max MaxScore: terms whose combined best cannot beat the
     /// threshold are only probed for documents the others surface, and
     /// runs of documents whose block maxima cannot beat it are skipped.
+    /// Each round scores or skips one document or one run of blocks, and
+    /// `cancel` is checked once per thousand rounds.
     fn max_score(
         &self,
         cursors: &mut [Cursor<'_>],
         k: usize,
         avg: f32,
         allowed: impl Fn(u32) -> bool,
-    ) -> TopK<u32> {
+        cancel: &Cancel,
+    ) -> Result<TopK<u32>> {
         cursors.sort_by(|a, b| a.max.total_cmp(&b.max));
         // prefix[i]: the best the i weakest terms can add together.
         let mut prefix = vec![0.0f32; cursors.len() + 1];
@@ -391,7 +424,9 @@ impl TextIndex {
         // Up to which document `local` holds, and for how many lazy terms.
         let mut bounds_hold: Option<(u32, usize)> = None;
         let mut top = TopK::new(k);
+        let mut every = cancel.every();
         loop {
+            every.step()?;
             let theta = top.threshold();
             let mut first = 0;
             while first < cursors.len() && top.is_full() && prefix[first + 1] <= theta {
@@ -468,13 +503,14 @@ impl TextIndex {
             }
             top.offer(doc, score);
         }
-        top
+        Ok(top)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engram_core::cancel::is_cancellation;
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
@@ -580,14 +616,14 @@ mod tests {
                     .collect();
                 let k = [1, 10, 50][q % 3];
                 assert_same(
-                    &index.search(&words, k, Within::All),
+                    &index.top(&words, k, Within::All),
                     &brute(&index, &words, k, None),
                 );
                 let rows: Vec<i64> = (0..5000).filter(|r| r % 7 == q as i64 % 7).collect();
                 let few: Vec<i64> = rows.iter().copied().take(20).collect();
                 for allowed in [&rows, &few] {
                     assert_same(
-                        &index.search(&words, k, Within::Rows(allowed)),
+                        &index.top(&words, k, Within::Rows(allowed)),
                         &brute(&index, &words, k, Some(allowed)),
                     );
                 }
@@ -607,12 +643,55 @@ mod tests {
             (1, "bananas now"),
         ]);
         assert_eq!(index.live_docs(), 2);
-        let apples = index.search(&["apple".into()], 10, Within::All);
+        let apples = index.top(&["apple".into()], 10, Within::All);
         assert_eq!(apples.iter().map(|h| h.0).collect::<Vec<_>>(), vec![2]);
         assert!(index.remove(2));
         assert!(!index.remove(2));
-        assert!(index.search(&["apples".into()], 10, Within::All).is_empty());
-        assert_eq!(index.search(&["Bananas".into()], 10, Within::All)[0].0, 1);
+        assert!(index.top(&["apples".into()], 10, Within::All).is_empty());
+        assert_eq!(index.top(&["Bananas".into()], 10, Within::All)[0].0, 1);
+    }
+
+    #[test]
+    fn a_cancelled_search_returns_the_cancellation_error() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let index = random_index(&mut rng, 5000, 12.0);
+        let words: Vec<String> = (1..6).map(|i| format!("w{i}")).collect();
+        let rows: Vec<i64> = (0..5000).step_by(3).collect();
+        let cancel = Cancel::new();
+        cancel.cancel();
+        // Block-max MaxScore over all rows and over many, probing a few.
+        for within in [Within::All, Within::Rows(&rows), Within::Rows(&rows[..20])] {
+            let got = index.search(&words, 10, within, &cancel);
+            assert!(got.is_err_and(|e| is_cancellation(&e)));
+        }
+    }
+
+    #[test]
+    fn a_search_cancelled_midway_stops_within_a_thousand_rounds() {
+        let mut rng = StdRng::seed_from_u64(12);
+        let index = random_index(&mut rng, 20_000, 12.0);
+        let words: Vec<String> = (1..6).map(|i| format!("w{i}")).collect();
+        let (ids, avg) = (index.term_ids(&words), index.avg_len());
+        // `allowed` counts the documents scored, and cancels at `at`.
+        let scored = |cancel: &Cancel, at: usize| {
+            let seen = std::cell::Cell::new(0usize);
+            let allowed = |_| {
+                seen.set(seen.get() + 1);
+                if seen.get() == at {
+                    cancel.cancel();
+                }
+                true
+            };
+            let mut cursors = index.cursors(&ids, avg);
+            let top = index.max_score(&mut cursors, 1000, avg, allowed, cancel);
+            (top.map(|t| t.len()), seen.get())
+        };
+        let (full, all) = scored(&Cancel::new(), usize::MAX);
+        assert_eq!(full.ok(), Some(1000));
+        assert!(all > 5000, "{all} documents scored");
+        let (cut, seen) = scored(&Cancel::new(), 2000);
+        assert!(cut.is_err_and(|e| is_cancellation(&e)));
+        assert!((2000..2000 + 1024).contains(&seen), "{seen} of {all}");
     }
 
     #[test]
@@ -622,7 +701,7 @@ mod tests {
             (2, "common common filler filler filler filler"),
             (3, "common"),
         ]);
-        let hits = index.search(&["common".into(), "rare".into()], 3, Within::All);
+        let hits = index.top(&["common".into(), "rare".into()], 3, Within::All);
         assert_eq!(hits[0].0, 1);
         assert_eq!(hits[1].0, 3, "the shorter of the two common-only documents");
     }

@@ -10,6 +10,7 @@ mod index;
 use std::path::Path;
 
 use engram_core::Result;
+use engram_core::cancel::Cancel;
 
 pub use index::{TextIndex, Within};
 
@@ -58,9 +59,10 @@ impl TextIndexes {
         words: &[String],
         limit: usize,
         within: Within<'_>,
+        cancel: &Cancel,
     ) -> Result<Vec<(i64, f32)>> {
         self.tenants
-            .read(seq, |index| index.search(words, limit, within))
+            .read(seq, |index| index.search(words, limit, within, cancel))?
     }
 
     /// The tenants' indexes, for what all kinds of index share: adding a

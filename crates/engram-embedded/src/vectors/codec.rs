@@ -147,7 +147,7 @@ mod tests {
             p.get(300).map(<[f16]>::to_vec)
         );
         let query = [0.5f32, 0.5, 0.5, 0.5, 0.0, 0.0, 0.0, 0.0];
-        assert_eq!(q.search(&query, 10, None), p.search(&query, 10, None));
+        assert_eq!(q.top(&query, 10, None), p.top(&query, 10, None));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::Path;
 
+use engram_core::cancel::Cancel;
 use engram_core::vector::{cosine, normalize};
 use engram_core::{Error, Result};
 
@@ -144,19 +145,20 @@ impl VectorIndexes {
         query: &[f32],
         limit: usize,
         allowed: Option<&[i64]>,
+        cancel: &Cancel,
     ) -> Result<Vec<(i64, f32)>> {
         self.fits(query)?;
         let query = unit(query);
         self.tenants.read(seq, |index| match allowed {
-            None => index.search(&query, limit, None),
+            None => index.search(&query, limit, None, cancel),
             Some(rows) if exact_is_cheaper(rows.len(), index.held()) => {
-                index.exact(&query, rows, limit)
+                index.exact(&query, rows, limit, cancel)
             }
             Some(rows) => {
                 let set: HashSet<i64> = rows.iter().copied().collect();
-                index.search(&query, limit, Some(&set))
+                index.search(&query, limit, Some(&set), cancel)
             }
-        })
+        })?
     }
 
     /// Each row's cosine similarity to `query`, from the vectors held in the

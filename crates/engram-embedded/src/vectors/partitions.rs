@@ -15,6 +15,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use engram_core::Result;
+use engram_core::cancel::Cancel;
 use numkong::{CastDtype, Dot, bf16, f16};
 
 use engram_core::topk::TopK;
@@ -472,13 +474,15 @@ impl Partitions {
     /// The `limit` vectors nearest to the unit vector `query`, as `(id,
     /// cosine)`, best first, among `allowed` when given. Lists are probed
     /// nearest first until [`SCAN_MIN`] vectors from [`PROBE_MIN`] lists
-    /// were compared and `limit` of them were allowed.
+    /// were compared and `limit` of them were allowed; `cancel` is checked
+    /// before each list (at most [`SPLIT_AT`] vectors).
     pub fn search(
         &self,
         query: &[f32],
         limit: usize,
         allowed: Option<&HashSet<i64>>,
-    ) -> Vec<(i64, f32)> {
+        cancel: &Cancel,
+    ) -> Result<Vec<(i64, f32)>> {
         let d = self.dim;
         let q = to_half(query);
         let q_bf: Vec<bf16> = converted(query);
@@ -495,6 +499,7 @@ impl Partitions {
             if probed >= PROBE_MIN && scanned >= SCAN_MIN && matched >= limit {
                 break;
             }
+            cancel.check()?;
             let list = &self.lists[li];
             for (id, code) in list.ids.iter().zip(list.codes.chunks_exact(d)) {
                 if allowed.is_some_and(|a| !a.contains(id)) {
@@ -505,25 +510,46 @@ impl Partitions {
             }
             scanned += list.ids.len();
         }
-        best.into_sorted()
+        Ok(best.into_sorted())
+    }
+
+    /// [`Partitions::search`], never cancelled.
+    #[cfg(test)]
+    pub fn top(
+        &self,
+        query: &[f32],
+        limit: usize,
+        allowed: Option<&HashSet<i64>>,
+    ) -> Vec<(i64, f32)> {
+        self.search(query, limit, allowed, &Cancel::new())
+            .expect("never cancelled")
     }
 
     /// The `limit` best of `rows` for `query`, compared one by one.
-    pub fn exact(&self, query: &[f32], rows: &[i64], limit: usize) -> Vec<(i64, f32)> {
+    pub fn exact(
+        &self,
+        query: &[f32],
+        rows: &[i64],
+        limit: usize,
+        cancel: &Cancel,
+    ) -> Result<Vec<(i64, f32)>> {
         let q = to_half(query);
         let mut best = TopK::new(limit);
+        let mut every = cancel.every();
         for id in rows {
+            every.step()?;
             if let Some(code) = self.get(*id) {
                 best.offer(*id, dot16(&q, code));
             }
         }
-        best.into_sorted()
+        Ok(best.into_sorted())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engram_core::cancel::is_cancellation;
 
     fn unit(mut v: Vec<f32>) -> Vec<f32> {
         engram_core::vector::normalize(&mut v);
@@ -597,7 +623,7 @@ mod tests {
         assert!(p.lists.len() > 1, "3000 vectors split the first list");
         for q in vs.iter().step_by(97) {
             // Half precision may swap near ties, so the scores are compared.
-            let got = p.search(q, 10, None);
+            let got = p.top(q, 10, None);
             let truth = brute(&vs, q, 10);
             assert_eq!(got.len(), 10);
             for ((id, score), best) in got.iter().zip(&truth) {
@@ -611,7 +637,7 @@ mod tests {
     fn scores_are_cosines_best_first() {
         let vs = vectors(200, 16);
         let p = filled(&vs);
-        let hits = p.search(&vs[5], 5, None);
+        let hits = p.top(&vs[5], 5, None);
         assert_eq!(hits[0].0, 5);
         assert!((hits[0].1 - 1.0).abs() < 1e-3);
         assert!(hits.windows(2).all(|w| w[0].1 >= w[1].1));
@@ -637,12 +663,31 @@ mod tests {
         let three = to_single(p.get(3).unwrap());
         assert!(dot(&three, &vs[4]) > 0.999);
         let allowed: HashSet<i64> = (0..5000).filter(|i| i % 10 == 1).collect();
-        let hits = p.search(&vs[11], 10, Some(&allowed));
+        let hits = p.top(&vs[11], 10, Some(&allowed));
         assert_eq!(hits.len(), 10);
         assert!(hits.iter().all(|(id, _)| allowed.contains(id)));
         assert_eq!(hits[0].0, 11);
-        let exact = p.exact(&vs[11], &[11, 21, 5, 31], 10);
+        let exact = p
+            .exact(&vs[11], &[11, 21, 5, 31], 10, &Cancel::new())
+            .unwrap();
         assert_eq!(exact.len(), 3, "5 was removed");
+    }
+
+    #[test]
+    fn a_cancelled_search_returns_the_cancellation_error() {
+        let vs = vectors(5000, 16);
+        let p = filled(&vs);
+        let cancel = Cancel::new();
+        cancel.cancel();
+        let allowed: HashSet<i64> = (0..5000).step_by(2).collect();
+        let rows: Vec<i64> = allowed.iter().copied().collect();
+        for got in [
+            p.search(&vs[3], 10, None, &cancel),
+            p.search(&vs[3], 10, Some(&allowed), &cancel),
+            p.exact(&vs[3], &rows, 10, &cancel),
+        ] {
+            assert!(got.is_err_and(|e| is_cancellation(&e)));
+        }
     }
 
     #[test]
@@ -654,7 +699,7 @@ mod tests {
         }
         assert_consistent(&p);
         assert!(p.lists.is_empty() && p.centroids.is_empty());
-        assert!(p.search(&vs[0], 3, None).is_empty());
+        assert!(p.top(&vs[0], 3, None).is_empty());
     }
 
     #[test]
@@ -682,14 +727,14 @@ mod tests {
         for q in 0..50 {
             let query = point(n + q);
             let truth: HashSet<i64> = brute(&vs, &query, 10).into_iter().collect();
-            let got = p.search(&query, 10, None);
+            let got = p.top(&query, 10, None);
             hits += got.iter().filter(|(id, _)| truth.contains(id)).count();
         }
         assert!(hits >= 475, "recall@10 {}", hits as f64 / 500.0);
         // A filter that leaves a tenth of the index is probed, not scanned.
         let allowed: HashSet<i64> = (0..n as i64).filter(|i| i % 10 == 3).collect();
         let query = point(n + 7);
-        let got = p.search(&query, 10, Some(&allowed));
+        let got = p.top(&query, 10, Some(&allowed));
         assert_eq!(got.len(), 10);
         assert!(got.iter().all(|(id, _)| allowed.contains(id)));
     }
@@ -725,7 +770,7 @@ mod tests {
         let mut p = Partitions::new(8);
         p.insert(&rows, 2);
         assert_consistent(&p);
-        assert_eq!(p.search(&v, 10, None).len(), 10);
+        assert_eq!(p.top(&v, 10, None).len(), 10);
     }
 
     #[test]
@@ -742,7 +787,7 @@ mod tests {
             .collect();
         let q = Partitions::from_lists(16, saved).unwrap();
         assert_consistent(&q);
-        assert_eq!(p.search(&vs[7], 10, None), q.search(&vs[7], 10, None));
+        assert_eq!(p.top(&vs[7], 10, None), q.top(&vs[7], 10, None));
         let twice = vec![
             SavedList {
                 ids: vec![1],

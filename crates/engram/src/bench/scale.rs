@@ -6,6 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use engram_core::cancel::Cancel;
 use engram_core::query::SearchRequest;
 use engram_core::vector::dot;
 use engram_core::{Filter, NewMemory, SearchMode};
@@ -232,7 +233,7 @@ pub async fn run(
         };
         let got = engine
             .store()
-            .vector_search(&tenant.id, vector, &filter, 10)
+            .vector_search(&tenant.id, vector, &filter, 10, &Cancel::new())
             .await?;
         let truth: std::collections::HashSet<&str> = best
             .iter()
