@@ -5,6 +5,7 @@
 //! remembers can be unit-tested exhaustively and shared by every store.
 
 pub mod bm25;
+pub mod code;
 pub mod context;
 pub mod error;
 pub mod fusion;
@@ -16,6 +17,7 @@ pub mod tenant;
 pub mod topk;
 pub mod vector;
 
+pub use code::Code;
 pub use error::{Error, Result};
 pub use memory::{Kind, Memory, MemoryPatch, NewMemory};
 pub use query::{Filter, SearchMode};

@@ -152,7 +152,7 @@ impl Engine {
         let v = tokio::task::spawn_blocking(move || embedder.embed_query(&text))
             .await
             .map_err(Error::internal)?
-            .map_err(|e| Error::Unavailable(e.to_string()))?;
+            .map_err(Error::unavailable)?;
         metrics::histogram!("engram_embedding_duration_seconds")
             .record(start.elapsed().as_secs_f64());
         Ok(v)
@@ -170,7 +170,7 @@ impl Engine {
         })
         .await
         .map_err(Error::internal)?
-        .map_err(|e| Error::Unavailable(e.to_string()))?;
+        .map_err(Error::unavailable)?;
         metrics::histogram!("engram_embedding_duration_seconds")
             .record(start.elapsed().as_secs_f64());
         Ok(v)

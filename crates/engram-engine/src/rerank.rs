@@ -67,7 +67,7 @@ impl Engine {
         })
         .await
         .map_err(Error::internal)?
-        .map_err(|e| Error::Unavailable(e.to_string()))?;
+        .map_err(Error::unavailable)?;
         metrics::histogram!("engram_rerank_duration_seconds").record(start.elapsed().as_secs_f64());
         let first: Vec<f32> = scored[..head].iter().map(|(_, s)| *s).collect();
         for (slot, s) in
