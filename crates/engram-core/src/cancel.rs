@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::Error;
+use crate::code::Code;
 
 /// Loop steps between two checks in [`Every`]: index steps cost tens of
 /// nanoseconds, so a cancelled search stops within some tens of
@@ -121,13 +122,13 @@ const CANCELLED: &str = "search cancelled: it ran past the request timeout or it
 /// The error of cancelled work: 503, as the request timeout answers, with
 /// what to do about a search that keeps running out of time.
 pub fn cancelled() -> Error {
-    Error::Unavailable(CANCELLED.into())
+    Error::user(Code::Timeout, CANCELLED)
 }
 
 /// Whether `e` is [`cancelled`]'s error, which callers tell apart from a
 /// dependency that is down.
 pub fn is_cancellation(e: &Error) -> bool {
-    matches!(e, Error::Unavailable(m) if m == CANCELLED)
+    e.code() == Code::Timeout
 }
 
 #[cfg(test)]
@@ -144,9 +145,7 @@ mod tests {
         drop(guard);
         assert!(work.is_cancelled());
         assert!(work.check().is_err_and(|e| is_cancellation(&e)));
-        assert!(!is_cancellation(&Error::Unavailable(
-            "database down".into()
-        )));
+        assert!(!is_cancellation(&Error::unavailable("database down")));
     }
 
     #[test]

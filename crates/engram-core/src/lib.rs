@@ -6,6 +6,7 @@
 
 pub mod bm25;
 pub mod cancel;
+pub mod code;
 pub mod context;
 pub mod error;
 pub mod fusion;
@@ -17,6 +18,7 @@ pub mod tenant;
 pub mod topk;
 pub mod vector;
 
+pub use code::Code;
 pub use error::{Error, Result};
 pub use memory::{Kind, Memory, MemoryPatch, NewMemory};
 pub use query::{Filter, SearchMode};

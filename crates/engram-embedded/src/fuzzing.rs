@@ -101,7 +101,7 @@ impl Decoder {
         index.save()?;
         let again = self.open()?;
         again.load().map_err(|e| {
-            Error::Internal(format!("a file that loaded does not load once saved: {e}"))
+            Error::internal(format!("a file that loaded does not load once saved: {e}"))
         })?;
         again.exercise().map(drop)
     }
@@ -345,7 +345,7 @@ impl Backups {
 }
 
 fn io(e: std::io::Error) -> Error {
-    Error::Internal(format!("fuzz scratch file: {e}"))
+    Error::internal(format!("fuzz scratch file: {e}"))
 }
 
 /// No decoder may ask for more than this at once: the largest seed is

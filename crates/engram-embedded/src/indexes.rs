@@ -33,11 +33,11 @@ pub fn highest_seq_on_disk(dir: &Path) -> Result<i64> {
         let entries = match std::fs::read_dir(&d) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::Internal(format!("listing {}: {e}", d.display()))),
+            Err(e) => return Err(Error::internal(format!("listing {}: {e}", d.display()))),
         };
         for entry in entries {
             let entry =
-                entry.map_err(|e| Error::Internal(format!("listing {}: {e}", d.display())))?;
+                entry.map_err(|e| Error::internal(format!("listing {}: {e}", d.display())))?;
             if let Some(seq) = seq_of(&entry.file_name().to_string_lossy()) {
                 highest = highest.max(seq);
             }
@@ -405,6 +405,7 @@ fn watermark(conn: &Connection) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use engram_core::Code;
 
     #[test]
     fn a_search_refuses_the_indexes_of_another_tenant() {
@@ -419,6 +420,6 @@ mod tests {
             "no index yet: nothing to serve"
         );
         let err = idx.confirm(1, "b").unwrap_err();
-        assert!(matches!(err, Error::Inconsistent { .. }), "{err}");
+        assert_eq!(err.code(), Code::InconsistentStorage, "{err}");
     }
 }

@@ -71,7 +71,7 @@ fn open_connection(path: &Path) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| Error::Internal(format!("opening {}: {e}", path.display())))?;
+    .map_err(|e| Error::internal(format!("opening {}: {e}", path.display())))?;
     // WAL lets readers run beside the writer; FULL makes every commit durable
     // before it is acknowledged, so a crash loses nothing that was answered.
     conn.execute_batch(
@@ -86,7 +86,7 @@ impl EmbeddedStore {
     /// Opens (creating if needed) the store in `dir` and applies migrations.
     pub fn open(dir: &Path) -> Result<EmbeddedStore> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            Error::Internal(format!(
+            Error::internal(format!(
                 "cannot create data directory {}: {e}; set ENGRAM_DATA_DIR to a writable path",
                 dir.display()
             ))
@@ -116,7 +116,7 @@ impl EmbeddedStore {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || f(&inner))
             .await
-            .map_err(|e| Error::Internal(format!("store task failed: {e}")))?
+            .map_err(|e| Error::internal(format!("store task failed: {e}")))?
     }
 }
 
@@ -141,7 +141,7 @@ impl Inner {
 
     fn indexes(&self) -> Result<&Indexes> {
         self.indexes.get().ok_or_else(|| {
-            Error::Internal("the embedding space is not bound yet (bind_embedding_space)".into())
+            Error::internal("the embedding space is not bound yet (bind_embedding_space)")
         })
     }
 }
@@ -155,7 +155,7 @@ fn tenant_seq(conn: &Connection, tenant_id: &str) -> Result<Option<i64>> {
 }
 
 fn require_tenant(conn: &Connection, tenant_id: &str) -> Result<i64> {
-    tenant_seq(conn, tenant_id)?.ok_or_else(|| Error::NotFound(format!("tenant {tenant_id}")))
+    tenant_seq(conn, tenant_id)?.ok_or_else(|| Error::not_found(format!("tenant {tenant_id}")))
 }
 
 #[async_trait]

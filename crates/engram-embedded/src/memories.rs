@@ -6,7 +6,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use engram_core::query::Cursor;
-use engram_core::{Error, Filter, Memory, Result};
+use engram_core::{Code, Error, Filter, Memory, Result};
 use engram_store::{Idempotency, IdempotentResult, InsertOutcome, Record};
 
 use crate::rows::{
@@ -95,7 +95,7 @@ impl Inner {
                     values.push(Value::Blob(vector_to_blob(&r.embedding)));
                     ins.execute(params_from_iter(values)).map_err(|e| match e {
                         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                            Error::Conflict(format!("a memory with id {} already exists", r.memory.id))
+                            Error::conflict(Code::MemoryIdTaken, format!("a memory with id {} already exists", r.memory.id))
                         }
                         e => sql_err(e),
                     })?;

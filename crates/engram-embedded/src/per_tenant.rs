@@ -38,7 +38,7 @@ pub struct PerTenant<T> {
 }
 
 fn io_err(what: &str, path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Internal(format!("{what} {}: {e}", path.display()))
+    Error::internal(format!("{what} {}: {e}", path.display()))
 }
 
 /// The tenant seq a file in an index directory is named by
@@ -133,7 +133,7 @@ impl<T> PerTenant<T> {
     /// time when `f` says it changed it.
     pub fn change(&self, seq: i64, f: impl FnOnce(&mut T) -> Result<bool>) -> Result<()> {
         let index = self.get(seq).ok_or_else(|| {
-            Error::Internal(format!(
+            Error::internal(format!(
                 "no {} for the tenant of seq {seq}",
                 self.format.name
             ))
@@ -302,7 +302,7 @@ impl<T> PerTenant<T> {
 /// A file that does not decode, with how to recover: the indexes are
 /// derived data, rebuilt from the database.
 fn corrupt(path: &Path, e: String) -> Error {
-    Error::Internal(format!(
+    Error::internal(format!(
         "{}: {e}; delete the file and engram rebuilds it from the database",
         path.display()
     ))

@@ -2,7 +2,7 @@
 //!
 //! A stored value that does not read back (a kind no engram writes, labels
 //! or metadata that are not JSON, a time out of range) is an
-//! [`Error::Inconsistent`] naming the row, never a default: a default would
+//! [`Error::inconsistent`] naming the row, never a default: a default would
 //! be served, exported and backed up as if it were what was stored.
 
 use chrono::{DateTime, Utc};
@@ -28,7 +28,7 @@ pub fn time(us: i64) -> std::result::Result<DateTime<Utc>, String> {
 }
 
 /// A stored value that does not read back, as the error of a row closure:
-/// [`sql_err`] turns it back into the [`Error::Inconsistent`] it carries.
+/// [`sql_err`] turns it back into the [`Error::inconsistent`] it carries.
 /// `what` names the row (table and id, never its content).
 pub fn inconsistent(what: impl Into<String>, reason: impl std::fmt::Display) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
@@ -176,10 +176,10 @@ pub fn sql_err(e: rusqlite::Error) -> Error {
                 rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
             ) =>
         {
-            Error::Unavailable(format!("embedded store busy: {e}"))
+            Error::unavailable(format!("embedded store busy: {e}"))
         }
         rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull => {
-            Error::Unavailable("embedded store: disk full; free space in ENGRAM_DATA_DIR".into())
+            Error::unavailable("embedded store: disk full; free space in ENGRAM_DATA_DIR")
         }
         other => Error::internal(other),
     }

@@ -142,7 +142,7 @@ fn migrate_to(conn: &mut Connection, dir: &Path, target: usize) -> Result<usize>
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(Error::internal)?;
     if current > latest_version() {
-        return Err(Error::Internal(format!(
+        return Err(Error::internal(format!(
             "the data directory has schema version {current}, newer than this engram ({}): upgrade engram",
             latest_version()
         )));
@@ -187,7 +187,7 @@ fn apply(
             })
             .map_err(Error::internal)?;
         if broken > 0 {
-            return Err(Error::Internal(format!(
+            return Err(Error::internal(format!(
                 "schema migration {version} would leave {broken} rows referring to no row; \
                  nothing was changed: report this with the engram version"
             )));

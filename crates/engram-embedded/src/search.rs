@@ -131,7 +131,7 @@ impl Inner {
                 let lexical = lexical();
                 let dense = worker
                     .join()
-                    .unwrap_or_else(|_| Err(Error::Internal("vector search panicked".into())));
+                    .unwrap_or_else(|_| Err(Error::internal("vector search panicked")));
                 Ok::<_, Error>((lexical?, dense?))
             })?
         };

@@ -24,7 +24,7 @@ impl Inner {
                 .map_err(sql_err)?;
             match stored {
                 Some((m, d)) if m != model_id || d != dimension.to_string() => {
-                    return Err(Error::Internal(format!(
+                    return Err(Error::internal(format!(
                         "the data directory {} holds embeddings of model '{m}' ({d} dimensions), \
                          but the configured embedder is '{model_id}' ({dimension} dimensions). \
                          Configure the original model, or back up with `engram backup`, \

@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use engram_core::tenant::{ApiKey, Scope, Tenant};
-use engram_core::{Error, Result};
+use engram_core::{Code, Error, Result};
 
 use crate::rows::{micros, read_back, sql_err, time};
 use crate::{Inner, require_tenant, tenant_seq};
@@ -58,10 +58,10 @@ impl Inner {
                 )
                 .map_err(sql_err)?;
             if exists {
-                return Err(Error::Conflict(format!(
-                    "a tenant named '{}' already exists",
-                    t.name
-                )));
+                return Err(Error::conflict(
+                    Code::TenantNameTaken,
+                    format!("a tenant named '{}' already exists", t.name),
+                ));
             }
             tx.execute(
                 "INSERT INTO tenants(id, name, created_at) VALUES (?, ?, ?)",

@@ -1,12 +1,13 @@
 //! A stored value that does not read back (changed outside engram, or
-//! written by a bug) is an `Error::Inconsistent` naming its row on every
+//! written by a bug) is an `inconsistent_storage` error naming its row on every
 //! read, never a default served as if it had been stored.
 
 use std::path::Path;
 
 use chrono::Utc;
+use engram_core::error::Inconsistency;
 use engram_core::tenant::{ApiKey, Scope, Tenant};
-use engram_core::{Error, Filter, Memory, NewMemory};
+use engram_core::{Code, Filter, Memory, NewMemory};
 use engram_embedded::EmbeddedStore;
 use engram_store::{Idempotency, Record, Store};
 
@@ -64,7 +65,10 @@ fn corrupt(dir: &Path, sql: &str) {
 
 fn names<T: std::fmt::Debug>(r: engram_core::Result<T>, row: &str) {
     match r {
-        Err(Error::Inconsistent { what, .. }) => assert_eq!(what, row),
+        Err(e) if e.code() == Code::InconsistentStorage => {
+            let i = e.cause().and_then(|c| c.downcast_ref::<Inconsistency>());
+            assert_eq!(i.map(|i| i.what.as_str()), Some(row));
+        }
         other => panic!("expected inconsistent storage naming {row}, got {other:?}"),
     }
 }

@@ -82,7 +82,7 @@ impl Engine {
         if self.store.delete_tenant(id).await? {
             Ok(())
         } else {
-            Err(Error::NotFound(format!("tenant {id}")))
+            Err(Error::not_found(format!("tenant {id}")))
         }
     }
 
@@ -102,7 +102,7 @@ impl Engine {
             ));
         }
         if self.store.get_tenant(tenant_id).await?.is_none() {
-            return Err(Error::NotFound(format!("tenant {tenant_id}")));
+            return Err(Error::not_found(format!("tenant {tenant_id}")));
         }
         let mut scopes = scopes.to_vec();
         scopes.sort_by_key(|s| s.as_str());
@@ -122,7 +122,7 @@ impl Engine {
 
     pub async fn list_keys(&self, tenant_id: &str) -> Result<Vec<ApiKey>> {
         if self.store.get_tenant(tenant_id).await?.is_none() {
-            return Err(Error::NotFound(format!("tenant {tenant_id}")));
+            return Err(Error::not_found(format!("tenant {tenant_id}")));
         }
         self.store.list_keys(tenant_id).await
     }
@@ -131,7 +131,7 @@ impl Engine {
         if self.store.delete_key(tenant_id, key_id).await? {
             Ok(())
         } else {
-            Err(Error::NotFound(format!("key {key_id}")))
+            Err(Error::not_found(format!("key {key_id}")))
         }
     }
 

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use engram_core::memory::MAX_BATCH;
 use engram_core::query::{Cursor, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, Page, validate_limit};
-use engram_core::{Error, Filter, Memory, MemoryPatch, NewMemory, Result};
+use engram_core::{Code, Error, Filter, Memory, MemoryPatch, NewMemory, Result};
 use engram_store::{Idempotency, InsertOutcome, Record};
 
 use crate::Engine;
@@ -62,9 +62,9 @@ impl Engine {
                         engram_embed::normalize(&mut e);
                         e
                     }
-                    None => embedded.next().ok_or_else(|| {
-                        Error::Internal("embedder returned too few vectors".into())
-                    })?,
+                    None => embedded
+                        .next()
+                        .ok_or_else(|| Error::internal("embedder returned too few vectors"))?,
                 };
                 Ok(Record {
                     memory: Memory::from_new(new_id(), m, now),
@@ -111,10 +111,13 @@ impl Engine {
             }),
             InsertOutcome::KeyTaken => {
                 // A concurrent request with the same key won the race.
-                let idem = idem.ok_or_else(|| Error::Internal("key taken without a key".into()))?;
+                let idem = idem.ok_or_else(|| Error::internal("key taken without a key"))?;
                 self.replay(tenant, &idem.key, &idem.fingerprint)
                     .await?
-                    .ok_or_else(|| Error::Conflict("idempotency key in use; retry".into()))
+                    .ok_or_else(|| Error::conflict(
+                        Code::IdempotencyKeyInFlight,
+                        "a request with this Idempotency-Key is still being processed; retry in a moment",
+                    ))
             }
         }
     }
@@ -124,8 +127,9 @@ impl Engine {
             return Ok(None);
         };
         if prev.fingerprint != fp {
-            return Err(Error::Conflict(
-                "this Idempotency-Key was already used with a different request body; use a new key".into(),
+            return Err(Error::conflict(
+                Code::IdempotencyKeyReused,
+                "this Idempotency-Key was already used with a different request body; use a new key",
             ));
         }
         let id = prev.ids.first().cloned().unwrap_or_default();
@@ -134,9 +138,9 @@ impl Engine {
                 memory,
                 replayed: true,
             })),
-            None => Err(Error::Conflict(
-                "this Idempotency-Key created a memory that has since been deleted; use a new key"
-                    .into(),
+            None => Err(Error::conflict(
+                Code::IdempotencyKeySpent,
+                "this Idempotency-Key created a memory that has since been deleted; use a new key",
             )),
         }
     }
@@ -161,7 +165,7 @@ impl Engine {
         self.store
             .get(tenant, id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("memory {id}")))
+            .ok_or_else(|| Error::not_found(format!("memory {id}")))
     }
 
     pub async fn update(&self, tenant: &str, id: &str, patch: MemoryPatch) -> Result<Memory> {
@@ -174,7 +178,7 @@ impl Engine {
             None
         };
         if !self.store.update(tenant, &memory, embedding).await? {
-            return Err(Error::NotFound(format!("memory {id}")));
+            return Err(Error::not_found(format!("memory {id}")));
         }
         Ok(memory)
     }
@@ -183,7 +187,7 @@ impl Engine {
         if self.store.delete(tenant, id).await? {
             Ok(())
         } else {
-            Err(Error::NotFound(format!("memory {id}")))
+            Err(Error::not_found(format!("memory {id}")))
         }
     }
 

@@ -171,9 +171,7 @@ impl Engine {
         let start = Instant::now();
         let v = tokio::task::spawn_blocking(move || {
             cancel.check()?;
-            embedder
-                .embed_query(&text)
-                .map_err(|e| Error::Unavailable(e.to_string()))
+            embedder.embed_query(&text).map_err(Error::unavailable)
         })
         .await
         .map_err(Error::internal)??;
@@ -194,7 +192,7 @@ impl Engine {
         })
         .await
         .map_err(Error::internal)?
-        .map_err(|e| Error::Unavailable(e.to_string()))?;
+        .map_err(Error::unavailable)?;
         metrics::histogram!("engram_embedding_duration_seconds")
             .record(start.elapsed().as_secs_f64());
         Ok(v)

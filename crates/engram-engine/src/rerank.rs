@@ -69,9 +69,7 @@ impl Engine {
         let cross = tokio::task::spawn_blocking(move || {
             cancel.check()?;
             let refs: Vec<&str> = passages.iter().map(String::as_str).collect();
-            reranker
-                .score(&query, &refs)
-                .map_err(|e| Error::Unavailable(e.to_string()))
+            reranker.score(&query, &refs).map_err(Error::unavailable)
         })
         .await
         .map_err(Error::internal)??;

@@ -13,7 +13,7 @@
 //! forgot its tenant condition.
 //!
 //! Rows are read back through [`rows::Stored`]: a column that no longer
-//! has the type or the values engram writes is [`Error::Inconsistent`]
+//! has the type or the values engram writes is [`Error::inconsistent`]
 //! naming the row, never a panic and never a default.
 //!
 //! The [`Store`] implementation below only delegates, one file per
@@ -64,7 +64,7 @@ impl PgStore {
     /// together take turns).
     pub async fn connect(url: &str, pool_size: usize) -> Result<PgStore> {
         let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
-            Error::Internal(format!(
+            Error::internal(format!(
                 "DATABASE_URL is not a PostgreSQL URL ({e}); expected postgres://user:password@host:5432/database"
             ))
         })?;
@@ -86,10 +86,10 @@ impl PgStore {
             .recycle_timeout(Some(POOL_TIMEOUT))
             .runtime(Runtime::Tokio1)
             .build()
-            .map_err(|e| Error::Internal(format!("database pool: {e}")))?;
+            .map_err(|e| Error::internal(format!("database pool: {e}")))?;
         let store = PgStore { pool };
         let mut client = store.client().await.map_err(|e| {
-            Error::Unavailable(format!(
+            Error::unavailable(format!(
                 "cannot connect to DATABASE_URL: {e}; check that PostgreSQL runs and the URL's host, \
                  user and password are right"
             ))

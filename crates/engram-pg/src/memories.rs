@@ -4,13 +4,13 @@
 use pgvector::Vector;
 
 use engram_core::query::Cursor;
-use engram_core::{Error, Filter, Memory, Result};
+use engram_core::{Code, Error, Filter, Memory, Result};
 use engram_store::{Idempotency, IdempotentResult, InsertOutcome, Record};
 
 use crate::rows::{self, COLUMNS, Stored, all};
 use crate::sql::{
-    MemoryRow, Param, db_err, filter_sql, insert_memory_sql, is_foreign_key_violation, refs,
-    time_from_micros, update_memory_sql,
+    MemoryRow, Param, conflict_on_unique, db_err, filter_sql, insert_memory_sql,
+    is_foreign_key_violation, refs, time_from_micros, update_memory_sql,
 };
 use crate::{PgStore, set_tenant};
 
@@ -22,7 +22,7 @@ pub async fn insert(
 ) -> Result<InsertOutcome> {
     let missing_tenant = |e: tokio_postgres::Error| {
         if is_foreign_key_violation(&e) {
-            Error::NotFound(format!("tenant {tenant_id}"))
+            Error::not_found(format!("tenant {tenant_id}"))
         } else {
             db_err(e)
         }
@@ -57,11 +57,10 @@ pub async fn insert(
                     &MemoryRow::new(tenant_id, &r.memory).params(&embedding),
                 )
                 .await
-                .map_err(|e| match missing_tenant(e) {
-                    Error::Conflict(_) => {
-                        Error::Conflict(format!("a memory with id {} already exists", r.memory.id))
-                    }
-                    other => other,
+                .map_err(|e| {
+                    conflict_on_unique(e, Code::MemoryIdTaken, missing_tenant, || {
+                        format!("a memory with id {} already exists", r.memory.id)
+                    })
                 })?;
             }
             Ok(InsertOutcome::Inserted)

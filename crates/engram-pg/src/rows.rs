@@ -4,7 +4,7 @@
 //! A row that fails (a column whose type was changed, a NULL where engram
 //! never writes one, a `kind` or scope this build does not know, metadata
 //! that is not a JSON object) was altered outside engram or written by a
-//! bug. It is [`Error::Inconsistent`] naming the table and the row's id,
+//! bug. It is [`Error::inconsistent`] naming the table and the row's id,
 //! never a default: a default would be served, and re-saved on the next
 //! update, as if it were what was stored.
 

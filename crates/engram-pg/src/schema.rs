@@ -179,7 +179,7 @@ async fn ensure_vector_extension(client: &Object) -> Result<()> {
         .batch_execute("CREATE EXTENSION IF NOT EXISTS vector")
         .await
         .map_err(|e| {
-            Error::Internal(format!(
+            Error::internal(format!(
                 "the pgvector extension is not created in this database and engram's role cannot \
                  create it ({}): have an administrator run `CREATE EXTENSION vector;` in it \
                  (scripts/dev-postgres does this locally)",
@@ -207,7 +207,7 @@ async fn apply(client: &mut Object) -> Result<usize> {
         .map_err(db_err)?;
     let current: i32 = Stored::named(&row, "schema_migrations").get(0)?;
     if current > latest_version() {
-        return Err(Error::Internal(format!(
+        return Err(Error::internal(format!(
             "the database has schema version {current}, newer than this engram ({}): upgrade engram",
             latest_version()
         )));
@@ -221,7 +221,7 @@ async fn apply(client: &mut Object) -> Result<usize> {
         let tx = client.transaction().await.map_err(db_err)?;
         tx.batch_execute(sql).await.map_err(|e| {
             let e = db_err(e);
-            Error::Internal(format!(
+            Error::internal(format!(
                 "migration {version} failed: {e}; is the `vector` extension created in this database \
                  (scripts/dev-postgres does it)?"
             ))

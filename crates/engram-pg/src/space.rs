@@ -25,7 +25,7 @@ pub async fn bind(store: &PgStore, model_id: &str, dimension: usize) -> Result<(
         .map_err(db_err)?;
     match read(&tx).await? {
         Some((m, d)) if m != model_id || d != dimension => {
-            return Err(Error::Internal(format!(
+            return Err(Error::internal(format!(
                 "the database holds embeddings of model '{m}' ({d} dimensions), but the configured \
                  embedder is '{model_id}' ({dimension} dimensions). Configure the original model, or \
                  back up with `engram backup` and restore into a new database"

@@ -7,7 +7,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{Json, ToSql};
 
 use engram_core::query::Condition;
-use engram_core::{Error, Filter, Memory, Result};
+use engram_core::{Code, Error, Filter, Memory, Result};
 
 /// A query parameter of any type.
 pub type Param = Box<dyn ToSql + Sync + Send>;
@@ -113,21 +113,17 @@ pub fn time_from_micros(us: i64) -> Result<DateTime<Utc>> {
 
 /// Connection trouble is `Unavailable` (503, retry later; `/ready` turns
 /// red); a statement cancelled (a search past its deadline) is the
-/// cancellation error; constraint violations are the caller's conflict;
-/// the rest is a bug worth a 500 and a log line.
+/// cancellation error; constraint violations the caller expects it names
+/// itself ([`conflict_on_unique`]); the rest is a bug worth a 500 and a
+/// log line.
 pub fn db_err(e: tokio_postgres::Error) -> Error {
     match e.code() {
         Some(c) if *c == SqlState::QUERY_CANCELED => engram_core::cancel::cancelled(),
-        Some(c) if *c == SqlState::UNIQUE_VIOLATION => Error::Conflict(
-            e.as_db_error()
-                .map(|d| d.message().to_string())
-                .unwrap_or_else(|| e.to_string()),
-        ),
         Some(c) if c.code().starts_with("08") || c.code().starts_with("57P") => {
-            Error::Unavailable(format!("database unavailable: {e}"))
+            Error::unavailable(format!("database unavailable: {e}"))
         }
-        Some(_) => Error::Internal(format!("database: {}", detail(&e))),
-        None => Error::Unavailable(format!("database unavailable: {e}")),
+        Some(_) => Error::internal(format!("database: {}", detail(&e))),
+        None => Error::unavailable(format!("database unavailable: {e}")),
     }
 }
 
@@ -138,10 +134,25 @@ fn detail(e: &tokio_postgres::Error) -> String {
     }
 }
 
+/// A unique violation as the conflict `code` (the constraint the caller
+/// expects: a taken name or id), any other error as `other` maps it.
+pub fn conflict_on_unique(
+    e: tokio_postgres::Error,
+    code: Code,
+    other: impl FnOnce(tokio_postgres::Error) -> Error,
+    message: impl FnOnce() -> String,
+) -> Error {
+    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        Error::conflict(code, message())
+    } else {
+        other(e)
+    }
+}
+
 pub fn pool_err(e: PoolError) -> Error {
     match e {
         PoolError::Backend(e) => db_err(e),
-        other => Error::Unavailable(format!("database unavailable: {other}")),
+        other => Error::unavailable(format!("database unavailable: {other}")),
     }
 }
 

@@ -4,11 +4,11 @@
 use tokio_postgres::Row;
 
 use engram_core::tenant::{ApiKey, Scope, Tenant};
-use engram_core::{Error, Result};
+use engram_core::{Code, Error, Result};
 
 use crate::PgStore;
 use crate::rows::{Stored, all};
-use crate::sql::{db_err, is_foreign_key_violation};
+use crate::sql::{conflict_on_unique, db_err, is_foreign_key_violation};
 
 const TENANT_COLUMNS: &str = "id, name, created_at";
 const KEY_COLUMNS: &str = "id, tenant_id, name, scopes, hash, created_at";
@@ -51,11 +51,10 @@ pub async fn create(store: &PgStore, t: &Tenant) -> Result<()> {
             &[&t.id, &t.name, &t.created_at],
         )
         .await
-        .map_err(|e| match db_err(e) {
-            Error::Conflict(_) => {
-                Error::Conflict(format!("a tenant named '{}' already exists", t.name))
-            }
-            other => other,
+        .map_err(|e| {
+            conflict_on_unique(e, Code::TenantNameTaken, db_err, || {
+                format!("a tenant named '{}' already exists", t.name)
+            })
         })?;
     Ok(())
 }
@@ -123,7 +122,7 @@ pub async fn create_key(store: &PgStore, key: &ApiKey) -> Result<()> {
         .await
         .map_err(|e| {
             if is_foreign_key_violation(&e) {
-                Error::NotFound(format!("tenant {}", key.tenant_id))
+                Error::not_found(format!("tenant {}", key.tenant_id))
             } else {
                 db_err(e)
             }

@@ -5,6 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
+use engram_core::Code;
 use engram_core::tenant::Scope;
 use engram_engine::{Principal, hash_secret};
 
@@ -13,16 +14,20 @@ use crate::problem::ApiError;
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-        ApiError::unauthorized("missing Authorization header; send `Authorization: Bearer <key>`")
+        ApiError::new(
+            Code::MissingKey,
+            "missing Authorization header; send `Authorization: Bearer <key>`",
+        )
     })?;
     let value = value
         .to_str()
-        .map_err(|_| ApiError::unauthorized("Authorization header is not valid text"))?;
+        .map_err(|_| ApiError::new(Code::MissingKey, "Authorization header is not valid text"))?;
     match value.split_once(' ') {
         Some((scheme, key)) if scheme.eq_ignore_ascii_case("bearer") && !key.trim().is_empty() => {
             Ok(key.trim())
         }
-        _ => Err(ApiError::unauthorized(
+        _ => Err(ApiError::new(
+            Code::MissingKey,
             "Authorization must be `Bearer <key>`",
         )),
     }
@@ -35,7 +40,7 @@ async fn rate_limit(state: &AppState, who: &str) -> Result<(), ApiError> {
         .await
         .map_err(|secs| {
             let mut e = ApiError::new(
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                Code::RateLimited,
                 format!("rate limit exceeded for this key; retry in {secs} s"),
             );
             e.retry_after = Some(secs);
@@ -48,7 +53,8 @@ async fn rate_limit(state: &AppState, who: &str) -> Result<(), ApiError> {
 pub async fn tenant_key(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
     let key = bearer(parts)?;
     if state.is_admin(key) {
-        return Err(ApiError::forbidden(
+        return Err(ApiError::new(
+            Code::TenantOnly,
             "the admin key manages tenants and keys only; use a tenant key for memories",
         ));
     }
@@ -56,7 +62,7 @@ pub async fn tenant_key(parts: &Parts, state: &AppState) -> Result<Principal, Ap
         .engine
         .authenticate(key)
         .await?
-        .ok_or_else(|| ApiError::unauthorized("unknown or revoked key"))?;
+        .ok_or_else(|| ApiError::new(Code::InvalidKey, "unknown or revoked key"))?;
     rate_limit(state, &principal.key_id).await?;
     Ok(principal)
 }
@@ -68,10 +74,10 @@ async fn tenant_principal(
 ) -> Result<Principal, ApiError> {
     let principal = tenant_key(parts, state).await?;
     if !principal.scopes.contains(&scope) {
-        return Err(ApiError::forbidden(format!(
-            "this key lacks the '{}' scope",
-            scope.as_str()
-        )));
+        return Err(ApiError::new(
+            Code::MissingScope,
+            format!("this key lacks the '{}' scope", scope.as_str()),
+        ));
     }
     Ok(principal)
 }
@@ -112,7 +118,8 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let key = bearer(parts)?;
         if state.admin_key_hash.is_none() {
-            return Err(ApiError::unauthorized(
+            return Err(ApiError::new(
+                Code::AdminDisabled,
                 "admin routes are disabled: start the server with ENGRAM_ADMIN_KEY set",
             ));
         }
@@ -121,11 +128,12 @@ impl FromRequestParts<AppState> for Admin {
             return Ok(Admin);
         }
         if state.engine.authenticate(key).await?.is_some() {
-            return Err(ApiError::forbidden(
+            return Err(ApiError::new(
+                Code::AdminOnly,
                 "tenant keys cannot manage tenants; use the admin key",
             ));
         }
-        Err(ApiError::unauthorized("unknown key"))
+        Err(ApiError::new(Code::InvalidKey, "unknown key"))
     }
 }
 

@@ -9,6 +9,8 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
+use engram_core::Code;
+
 use crate::problem::ApiError;
 
 pub struct Body<T>(pub T);
@@ -30,18 +32,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             .unwrap_or(false);
         if !is_json {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Code::UnsupportedMediaType,
                 "send the body as JSON with the header Content-Type: application/json",
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
+                    Code::PayloadTooLarge,
                     "request body is larger than the server accepts (ENGRAM_MAX_BODY_BYTES); split the request",
                 )
             } else {
-                ApiError::new(e.status(), e.body_text())
+                ApiError::new(Code::UnreadableBody, e.body_text())
             }
         })?;
         parse_json(&bytes).map(Body)
@@ -57,14 +59,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let message = strip_position(&inner.to_string());
         match inner.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                ApiError::field(
+                let mut e = ApiError::field(
                     "body",
                     format!(
                         "is not valid JSON ({message} at line {}, column {})",
                         inner.line(),
                         inner.column()
                     ),
-                )
+                );
+                e.code = Code::MalformedJson;
+                e
             }
             _ if path == "." || path.is_empty() => {
                 ApiError::field(field_from_message(&message), message)
@@ -111,6 +115,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     }
 }
 
+/// Path segments, as axum's `Path` but refusing a segment that does not
+/// decode (`/v1/memories/%FF`) as a problem naming `path`.
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            // A route whose handler expects segments its path lacks.
+            Err(e) if e.status().is_server_error() => {
+                Err(ApiError::new(Code::Internal, e.body_text()))
+            }
+            Err(e) => Err(ApiError::field("path", e.body_text())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,9 +177,20 @@ mod tests {
     }
 
     #[test]
+    fn syntax_errors_are_malformed_json_and_the_rest_invalid_fields() {
+        let code = |body: &str| parse_json::<Req>(body.as_bytes()).unwrap_err().code;
+        assert_eq!(code(r#"{"query": "#), Code::MalformedJson);
+        assert_eq!(code(r#"{"query": 1}"#), Code::InvalidField);
+        assert_eq!(code(r#"{"query": "q", "bogus": 1}"#), Code::InvalidField);
+    }
+
+    #[test]
     fn invalid_utf8_is_a_body_error() {
         let err = parse_json::<Req>(b"{\"query\": \"\xff\"}").unwrap_err();
-        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            (err.code, err.status()),
+            (Code::MalformedJson, StatusCode::BAD_REQUEST)
+        );
         assert!(
             err.detail.contains("unicode") || err.detail.contains("UTF-8"),
             "{}",

@@ -2,6 +2,7 @@
 //! maps errors; everything else is a call into [`engram_engine::Engine`].
 
 mod auth;
+mod deadline;
 mod extract;
 mod mcp;
 mod metrics;
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use engram_core::Code;
 use engram_engine::Engine;
 
 pub use mcp::serve_stdio;
@@ -51,25 +52,30 @@ pub fn router(engine: Arc<Engine>, config: &ServerConfig) -> Router {
     routes::routes()
         .merge(mcp::routes(state.clone(), config.max_body_bytes))
         .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "no such route; see /openapi.json")
+            ApiError::new(Code::RouteNotFound, "no such route; see /openapi.json")
         })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
+                Code::MethodNotAllowed,
                 "method not allowed on this route; see /openapi.json",
             )
         })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
+        .layer(axum::middleware::from_fn_with_state(
             config.request_timeout,
+            deadline::enforce,
         ))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error; the server log has the details",
-            ))
-        }))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |panic: Box<dyn std::any::Any + Send>| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let e = ApiError::new(Code::Internal, format!("request handler panicked: {what}"));
+                axum::response::IntoResponse::into_response(e)
+            },
+        ))
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }

@@ -122,3 +122,25 @@ impl Modify for ProblemResponses {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Clients generated from the document see every code a problem can carry.
+    #[test]
+    fn the_problem_schema_lists_every_code() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let code = &doc["components"]["schemas"]["Problem"]["properties"]["code"];
+        let names: Vec<&str> = code["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("code is not an enum: {code}"))
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        let expected: Vec<&str> = engram_core::Code::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names, expected);
+        let required = doc["components"]["schemas"]["Problem"]["required"].to_string();
+        assert!(required.contains("\"code\""), "{required}");
+    }
+}

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use engram_core::tenant::{ApiKey, Tenant};
-use engram_core::{Error, Memory, Result};
+use engram_core::{Code, Error, Memory, Result};
 
 use crate::{Record, Store};
 
@@ -52,7 +52,7 @@ pub struct Counts {
 }
 
 fn io(e: impl std::fmt::Display) -> Error {
-    Error::Internal(format!("backup file: {e}"))
+    Error::internal(format!("backup file: {e}"))
 }
 
 fn write_line(out: &mut dyn Write, line: &Line) -> Result<()> {
@@ -110,8 +110,9 @@ pub async fn export(
 /// Loads a backup into `store`, which must hold no tenants.
 pub async fn restore(store: &dyn Store, input: &mut dyn BufRead) -> Result<Counts> {
     if !store.list_tenants().await?.is_empty() {
-        return Err(Error::Conflict(
-            "the target store already holds tenants; restore into an empty data directory or database".into(),
+        return Err(Error::conflict(
+            Code::StoreNotEmpty,
+            "the target store already holds tenants; restore into an empty data directory or database",
         ));
     }
     let mut counts = Counts::default();

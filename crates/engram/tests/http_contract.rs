@@ -315,7 +315,9 @@ fn rate_limit_and_disabled_admin_routes() {
     let key = key.trim();
 
     // Without ENGRAM_ADMIN_KEY the admin routes answer 401 to any key.
-    s.get("/v1/tenants", key).expect_problem(401, None);
+    let disabled = s.get("/v1/tenants", key);
+    disabled.expect_problem(401, None);
+    assert_eq!(disabled.json["code"], json!("admin_disabled"));
     s.post(
         "/v1/tenants",
         "some-key-that-is-long-enough-000000000000",
@@ -332,6 +334,7 @@ fn rate_limit_and_disabled_admin_routes() {
     first.expect(200);
     second.expect(200);
     third.expect_problem(429, None);
+    assert_eq!(third.json["code"], json!("rate_limited"));
     let retry: u64 = third
         .header("retry-after")
         .expect("a 429 carries Retry-After")

@@ -283,6 +283,19 @@ fn streamable_http_serves_the_tools_to_the_python_sdk() {
         bad["results"][0]["structured"]["error"]["field"],
         json!("query")
     );
+    // Each tool error carries the REST API's code, and its coarse kind.
+    let code_kind = |r: &Value, i: usize| {
+        let e = &r["results"][i]["structured"]["error"];
+        (e["code"].clone(), e["kind"].clone())
+    };
+    for i in 0..5 {
+        assert_eq!(
+            code_kind(&bad, i),
+            (json!("invalid_field"), json!("invalid_argument")),
+            "{bad:#}"
+        );
+    }
+    assert_eq!(code_kind(&bad, 5), (json!("not_found"), json!("not_found")));
 
     // A client that negotiates with `server/discover` (the SDK's default)
     // works too, and update/delete round-trip.
@@ -366,6 +379,10 @@ fn keys_and_scopes_guard_the_http_endpoint() {
     assert_eq!(ids(ok(&ro, 0)), std::slice::from_ref(&id));
     for i in 1..=4 {
         tool_error(&ro, i, "'write' scope");
+        assert_eq!(
+            ro["results"][i]["structured"]["error"]["code"],
+            json!("missing_scope")
+        );
     }
     let m = s.get(&format!("/v1/memories/{id}"), &writer);
     assert_eq!(m.expect(200)["content"], json!(DOG), "nothing was changed");

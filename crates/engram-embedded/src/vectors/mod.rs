@@ -84,7 +84,7 @@ impl VectorIndexes {
     /// catches any other source.
     pub fn fits(&self, v: &[f32]) -> Result<()> {
         if v.len() != self.dimension || v.iter().any(|x| !x.is_finite()) {
-            return Err(Error::Internal(format!(
+            return Err(Error::internal(format!(
                 "a {}-dimensional vector{} for an index of {} dimensions; \
                  check the embedding model or service",
                 v.len(),

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use engram_core::tenant::Scope;
-use engram_core::{Error, Filter};
+use engram_core::{Code, Error, Filter};
 use engram_engine::{Engine, Principal};
 
 use super::args::{
@@ -23,6 +23,7 @@ use super::args::{
     UpdateMemory, parse,
 };
 use super::render;
+use crate::problem;
 
 /// What a tool is, for the catalogue.
 struct Spec {
@@ -162,54 +163,60 @@ impl From<Error> for Failure {
     }
 }
 
+/// What a failed call tells the model and the program driving it.
+struct ToolError {
+    code: Code,
+    field: Option<String>,
+    message: String,
+}
+
+impl ToolError {
+    /// The coarse class of the code, as tool errors had before codes
+    /// (`kind`); clients that need the exact reason read `code`.
+    fn kind(&self) -> &'static str {
+        match self.code.status() {
+            400 | 413 | 415 => "invalid_argument",
+            401 | 403 => "forbidden",
+            404 => "not_found",
+            409 => "conflict",
+            429 | 503 => "unavailable",
+            _ => "internal",
+        }
+    }
+}
+
 impl Failure {
-    /// `(kind, field, message)` of the tool error.
-    fn describe(self, tool: &str) -> (&'static str, Option<String>, String) {
+    fn describe(self, tool: &str) -> ToolError {
         match self {
-            Failure::Args(a) => (
-                "invalid_argument",
-                a.field,
-                format!("{}. Fix the arguments and call {tool} again.", a.message),
-            ),
-            Failure::Scope(s) => (
-                "forbidden",
-                None,
-                format!(
+            Failure::Args(a) => ToolError {
+                code: Code::InvalidField,
+                field: a.field,
+                message: format!("{}. Fix the arguments and call {tool} again.", a.message),
+            },
+            Failure::Scope(s) => ToolError {
+                code: Code::MissingScope,
+                field: None,
+                message: format!(
                     "this key lacks the '{}' scope, so {tool} is not allowed; it can only use the {} tools",
                     s.as_str(),
                     if s == Scope::Write { "read" } else { "write" }
                 ),
-            ),
-            Failure::Engine(Error::Invalid { field, message }) => (
-                "invalid_argument",
-                Some(field.clone()),
-                format!("{field}: {message}. Fix the arguments and call {tool} again."),
-            ),
-            Failure::Engine(Error::NotFound(what)) => (
-                "not_found",
-                None,
-                format!("{what} not found (it was deleted, or the id is wrong)"),
-            ),
-            Failure::Engine(Error::Conflict(m)) => ("conflict", None, m),
-            Failure::Engine(Error::Unavailable(m)) => {
-                tracing::warn!(error = %m, tool, "dependency unavailable");
-                ("unavailable", None, format!("{m}; try again in a moment"))
-            }
-            Failure::Engine(e @ Error::Inconsistent { .. }) => {
-                tracing::error!(error = %e, tool, "inconsistent storage in an MCP tool");
-                (
-                    "internal",
-                    None,
-                    "internal error; the server log has the details".into(),
-                )
-            }
-            Failure::Engine(Error::Internal(m)) => {
-                tracing::error!(error = %m, tool, "internal error in an MCP tool");
-                (
-                    "internal",
-                    None,
-                    "internal error; the server log has the details".into(),
-                )
+            },
+            Failure::Engine(e) => {
+                let code = e.code();
+                problem::log(code, &e.chain(), Some(tool));
+                let field = e.field().map(str::to_string);
+                let message = match code {
+                    Code::InvalidField => format!("{e}. Fix the arguments and call {tool} again."),
+                    Code::NotFound => format!("{e} (it was deleted, or the id is wrong)"),
+                    Code::Unavailable => format!("{e}; try again in a moment"),
+                    _ => problem::public_detail(code, e.to_string()),
+                };
+                ToolError {
+                    code,
+                    field,
+                    message,
+                }
             }
         }
     }
@@ -263,10 +270,11 @@ pub async fn call(
             r
         }
         Err(f) => {
-            let (kind, field, message) = f.describe(spec.name);
-            let mut r = CallToolResult::error(vec![ContentBlock::text(message.clone())]);
-            r.structured_content =
-                Some(json!({ "error": { "kind": kind, "field": field, "message": message } }));
+            let e = f.describe(spec.name);
+            let mut r = CallToolResult::error(vec![ContentBlock::text(e.message.clone())]);
+            r.structured_content = Some(json!({ "error": {
+                "code": e.code, "kind": e.kind(), "field": e.field, "message": e.message
+            } }));
             r
         }
     })
@@ -367,33 +375,52 @@ mod tests {
     }
 
     #[test]
-    fn failures_become_actionable_messages() {
-        let (kind, field, msg) = Failure::Args(ArgError {
+    fn failures_become_actionable_messages_with_their_code() {
+        let e = Failure::Args(ArgError {
             field: Some("query".into()),
             message: "missing field `query`".into(),
         })
         .describe("search_memories");
         assert_eq!(
-            (kind, field.as_deref()),
-            ("invalid_argument", Some("query"))
+            (e.code, e.kind(), e.field.as_deref()),
+            (Code::InvalidField, "invalid_argument", Some("query"))
         );
-        assert!(msg.contains("call search_memories again"), "{msg}");
-
-        let (kind, _, msg) = Failure::Scope(Scope::Write).describe("add_memory");
-        assert_eq!(kind, "forbidden");
-        assert!(msg.contains("'write' scope"), "{msg}");
-
-        let (kind, _, msg) =
-            Failure::Engine(Error::NotFound("memory x".into())).describe("get_memory");
-        assert_eq!(kind, "not_found");
-        assert!(msg.starts_with("memory x not found"), "{msg}");
-
-        let (kind, _, msg) =
-            Failure::Engine(Error::Internal("disk on fire".into())).describe("get_memory");
-        assert_eq!(kind, "internal");
         assert!(
-            !msg.contains("disk"),
-            "internal details stay in the log: {msg}"
+            e.message.contains("call search_memories again"),
+            "{}",
+            e.message
+        );
+
+        let e = Failure::Scope(Scope::Write).describe("add_memory");
+        assert_eq!((e.code, e.kind()), (Code::MissingScope, "forbidden"));
+        assert!(e.message.contains("'write' scope"), "{}", e.message);
+
+        let e = Failure::Engine(Error::not_found("memory x")).describe("get_memory");
+        assert_eq!((e.code, e.kind()), (Code::NotFound, "not_found"));
+        assert!(e.message.starts_with("memory x not found"), "{}", e.message);
+
+        let e =
+            Failure::Engine(Error::invalid("limit", "must be 1 to 100")).describe("list_memories");
+        assert_eq!(e.field.as_deref(), Some("limit"));
+        assert!(
+            e.message.starts_with("limit: must be 1 to 100. Fix"),
+            "{}",
+            e.message
+        );
+
+        let e = Failure::Engine(Error::conflict(Code::MemoryIdTaken, "id m taken"))
+            .describe("add_memory");
+        assert_eq!(
+            (e.code, e.kind(), e.message.as_str()),
+            (Code::MemoryIdTaken, "conflict", "id m taken")
+        );
+
+        let e = Failure::Engine(Error::internal("disk on fire")).describe("get_memory");
+        assert_eq!((e.code, e.kind()), (Code::Internal, "internal"));
+        assert!(
+            !e.message.contains("disk"),
+            "internal details stay in the log: {}",
+            e.message
         );
     }
 }

@@ -1,7 +1,7 @@
 //! Tenants and their keys (admin key only).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,7 @@ use engram_core::tenant::{Scope, Tenant};
 
 use crate::AppState;
 use crate::auth::Admin;
-use crate::extract::Body;
+use crate::extract::{Body, Path};
 use crate::problem::{ApiResult, Problem};
 
 #[derive(Deserialize, ToSchema)]

@@ -1,7 +1,7 @@
 //! Writing, reading, listing and deleting memories (tenant keys).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -13,7 +13,7 @@ use engram_core::{Filter, Kind, Memory, MemoryPatch, NewMemory};
 
 use crate::AppState;
 use crate::auth::{Reader, Writer};
-use crate::extract::{Body, QueryParams};
+use crate::extract::{Body, Path, QueryParams};
 use crate::problem::{ApiError, ApiResult, Problem};
 
 #[derive(Deserialize, ToSchema)]

@@ -221,8 +221,8 @@ impl Resp {
         &self.json
     }
 
-    /// Asserts a problem+json error with this status and, when given, the
-    /// field named in the body.
+    /// Asserts a problem+json error with this status, a `code` whose URI is
+    /// its `type`, and, when given, the field named in the body.
     #[track_caller]
     pub fn expect_problem(&self, status: u16, field: Option<&str>) {
         assert_eq!(
@@ -245,6 +245,14 @@ impl Resp {
                 self.text
             );
         }
+        let code = p["code"].as_str().unwrap_or_default();
+        assert!(!code.is_empty(), "problem body lacks `code`: {}", self.text);
+        assert_eq!(
+            p["type"],
+            json!(format!("https://engram.dev/problems/{code}")),
+            "`type` is the code's URI: {}",
+            self.text
+        );
         if let Some(f) = field {
             assert_eq!(
                 p["field"].as_str(),
