@@ -20,7 +20,7 @@ chart_dir = os.path.join(root, "deploy/helm/engram")
 # The binary's real surface: nothing else may be referenced.
 COMMANDS = surface.cli(os.environ["ENGRAM_BIN"])  # {subcommand: {flags}}
 SUBCOMMANDS = set(COMMANDS)
-ENV_VARS = surface.env_vars(root)
+ENV_VARS = surface.env_vars(root, os.environ["ENGRAM_BIN"])
 METRIC_LABELS = surface.metrics(root)  # {metric: {labels}}
 METRICS = set(METRIC_LABELS)
 for need in ("serve", "migrate", "backup", "healthcheck"):

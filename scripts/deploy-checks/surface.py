@@ -1,9 +1,10 @@
 """The engram binary's real surface, which is all a manifest may refer to.
 
-Read from the binary itself where it can tell (subcommands and flags from
-`engram --help`) and from its source where it cannot (environment variables
-and metrics), so that a renamed variable or metric fails the deployment
-checks instead of shipping manifests that configure nothing.
+Read from the binary itself where it can tell (subcommands, flags and the
+environment variables of its settings from `engram --help`) and from its
+source where it cannot (any other variable it reads, and metrics), so that
+a renamed variable or metric fails the deployment checks instead of
+shipping manifests that configure nothing.
 """
 import glob
 import os
@@ -51,10 +52,13 @@ def _sources(root):
     return sorted(glob.glob(os.path.join(root, "crates/*/src/**/*.rs"), recursive=True))
 
 
-def env_vars(root):
-    """Environment variables engram reads: every `env("NAME")` /
-    `std::env::var("NAME")` in the crates' sources, plus LIBRARY_ENV."""
+def env_vars(root, binary):
+    """Environment variables engram reads: every setting's `[env: NAME]` in
+    the subcommands' `--help`, every `env("NAME")` / `std::env::var("NAME")`
+    left in the crates' sources, plus LIBRARY_ENV."""
     names = set(LIBRARY_ENV)
+    for command in cli(binary):
+        names |= set(re.findall(r"\[env: ([A-Z][A-Z0-9_]*)[=\]]", _help(binary, command)))
     pattern = re.compile(r"\benv(?:::var)?\(\s*\"([A-Z][A-Z0-9_]*)\"")
     for path in _sources(root):
         with open(path) as f:
