@@ -39,6 +39,19 @@ pub struct Ranking {
 }
 
 impl Ranking {
+    /// `mode`'s signals alone, fused the default way, with no importance or
+    /// recency boost: the ranking of a search that asks only for relevance.
+    pub fn plain(mode: SearchMode) -> Ranking {
+        Ranking {
+            mode,
+            fusion: Fusion::default(),
+            importance_weight: 0.0,
+            recency_weight: 0.0,
+            recency_half_life_days: 0.0,
+            now: Utc::now(),
+        }
+    }
+
     /// `(index into candidates, score)`, best first; ties keep input order
     /// so results are deterministic.
     pub fn rank(&self, candidates: &[Features]) -> Vec<(usize, f32)> {

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use engram_core::cancel::Cancel;
 use engram_core::tenant::{ApiKey, Scope, Tenant};
 use engram_core::{Error, Filter, Kind, Memory, NewMemory, Result};
-use engram_store::{Record, Store, backup};
+use engram_store::{Listing, Record, Store, backup};
 
 use crate::EmbeddedStore;
 use crate::catalog::Catalogs;
@@ -336,8 +336,13 @@ impl Backups {
         let store = EmbeddedStore::open(&dir)?;
         self.runtime.block_on(async {
             backup::restore(&store, &mut &bytes[..]).await?;
+            let everything = Listing {
+                filter: &Filter::default(),
+                limit: 100,
+                after: None,
+            };
             for t in store.list_tenants().await? {
-                store.list(&t.id, &Filter::default(), 100, None).await?;
+                store.list(&t.id, &everything).await?;
             }
             Ok(())
         })

@@ -38,13 +38,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use engram_core::cancel::Cancel;
-use engram_core::query::Cursor;
 use engram_core::tenant::{ApiKey, Tenant};
 use engram_core::{Error, Filter, Memory, Result};
 
 use engram_store::{
-    Hit, Idempotency, IdempotentResult, InsertOutcome, Record, Retrieval, Retrieved, Store,
+    Hit, Idempotency, IdempotentResult, InsertOutcome, Listing, Record, Retrieval, Retrieved, Store,
 };
 use indexes::Indexes;
 use rows::sql_err;
@@ -287,16 +285,22 @@ impl Store for EmbeddedStore {
         self.run(move |db| db.delete(&tenant_id, &id)).await
     }
 
-    async fn list(
-        &self,
-        tenant_id: &str,
-        filter: &Filter,
-        limit: usize,
-        after: Option<&Cursor>,
-    ) -> Result<Vec<Memory>> {
-        let (tenant_id, filter, after) = (tenant_id.to_string(), filter.clone(), after.cloned());
-        self.run(move |db| db.list(&tenant_id, &filter, limit, after.as_ref()))
-            .await
+    async fn list(&self, tenant_id: &str, listing: &Listing<'_>) -> Result<Vec<Memory>> {
+        let tenant_id = tenant_id.to_string();
+        let (filter, limit, after) = (
+            listing.filter.clone(),
+            listing.limit,
+            listing.after.cloned(),
+        );
+        self.run(move |db| {
+            let listing = Listing {
+                filter: &filter,
+                limit,
+                after: after.as_ref(),
+            };
+            db.list(&tenant_id, &listing)
+        })
+        .await
     }
 
     async fn export_page(
@@ -320,35 +324,20 @@ impl Store for EmbeddedStore {
         self.run(|db| db.count_memories()).await
     }
 
-    async fn lexical_search(
-        &self,
-        tenant_id: &str,
-        terms: &[String],
-        filter: &Filter,
-        limit: usize,
-        cancel: &Cancel,
-    ) -> Result<Vec<Hit>> {
-        if terms.is_empty() {
+    async fn lexical_search(&self, tenant_id: &str, q: &Retrieval<'_>) -> Result<Vec<Hit>> {
+        if q.terms.is_empty() {
             return Ok(Vec::new());
         }
-        let (tenant_id, filter, terms) = (tenant_id.to_string(), filter.clone(), terms.to_vec());
-        let cancel = cancel.clone();
-        self.run(move |db| db.lexical_search(&tenant_id, &terms, &filter, limit, &cancel))
-            .await
+        let query = Query::new(tenant_id, q);
+        self.run(move |db| db.lexical_search(&query)).await
     }
 
-    async fn vector_search(
-        &self,
-        tenant_id: &str,
-        query: &[f32],
-        filter: &Filter,
-        limit: usize,
-        cancel: &Cancel,
-    ) -> Result<Vec<Hit>> {
-        let (tenant_id, filter, query) = (tenant_id.to_string(), filter.clone(), query.to_vec());
-        let cancel = cancel.clone();
-        self.run(move |db| db.vector_search(&tenant_id, &query, &filter, limit, &cancel))
-            .await
+    async fn vector_search(&self, tenant_id: &str, q: &Retrieval<'_>) -> Result<Vec<Hit>> {
+        if q.vector.is_none() {
+            return Ok(Vec::new());
+        }
+        let query = Query::new(tenant_id, q);
+        self.run(move |db| db.vector_search(&query)).await
     }
 
     /// Everything from memory: the filter's rows and the candidates'

@@ -5,9 +5,8 @@ use chrono::Utc;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use engram_core::query::Cursor;
 use engram_core::{Code, Error, Filter, Memory, Result};
-use engram_store::{Idempotency, IdempotentResult, InsertOutcome, Record};
+use engram_store::{Idempotency, IdempotentResult, InsertOutcome, Listing, Record};
 
 use crate::rows::{
     COLUMNS, filter_sql, memory_from_row, memory_values, micros, record_from_row, sql_err,
@@ -246,13 +245,12 @@ impl Inner {
         })
     }
 
-    pub(crate) fn list(
-        &self,
-        tenant_id: &str,
-        filter: &Filter,
-        limit: usize,
-        after: Option<&Cursor>,
-    ) -> Result<Vec<Memory>> {
+    pub(crate) fn list(&self, tenant_id: &str, listing: &Listing<'_>) -> Result<Vec<Memory>> {
+        let Listing {
+            filter,
+            limit,
+            after,
+        } = *listing;
         self.read(|c| {
             let mut params = vec![Value::Text(tenant_id.to_string())];
             let mut sql = format!("SELECT {COLUMNS} FROM memories m WHERE m.tenant_id = ?");

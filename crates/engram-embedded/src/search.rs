@@ -36,32 +36,25 @@ impl Inner {
         })
     }
 
-    pub(crate) fn lexical_search(
-        &self,
-        tenant_id: &str,
-        terms: &[String],
-        filter: &Filter,
-        limit: usize,
-        cancel: &Cancel,
-    ) -> Result<Vec<Hit>> {
-        let found = self.search_tenant(tenant_id, filter, |c, indexes, seq, allowed| {
-            let scored = lexical_rows(indexes, seq, terms, allowed, limit, cancel)?;
-            hits(c, tenant_id, scored)
+    /// BM25 alone, filtered in SQL: [`Store::lexical_search`](engram_store::Store::lexical_search).
+    pub(crate) fn lexical_search(&self, q: &Query) -> Result<Vec<Hit>> {
+        let found = self.search_tenant(&q.tenant_id, &q.filter, |c, indexes, seq, allowed| {
+            let scored = lexical_rows(indexes, seq, &q.terms, allowed, q.limit, &q.cancel)?;
+            hits(c, &q.tenant_id, scored)
         })?;
         Ok(found.unwrap_or_default())
     }
 
-    pub(crate) fn vector_search(
-        &self,
-        tenant_id: &str,
-        query: &[f32],
-        filter: &Filter,
-        limit: usize,
-        cancel: &Cancel,
-    ) -> Result<Vec<Hit>> {
-        let found = self.search_tenant(tenant_id, filter, |c, indexes, seq, allowed| {
-            let scored = indexes.vectors.search(seq, query, limit, allowed, cancel)?;
-            hits(c, tenant_id, scored)
+    /// The vector index alone, filtered in SQL: [`Store::vector_search`](engram_store::Store::vector_search).
+    pub(crate) fn vector_search(&self, q: &Query) -> Result<Vec<Hit>> {
+        let Some(vector) = q.vector.as_deref() else {
+            return Ok(Vec::new());
+        };
+        let found = self.search_tenant(&q.tenant_id, &q.filter, |c, indexes, seq, allowed| {
+            let scored = indexes
+                .vectors
+                .search(seq, vector, q.limit, allowed, &q.cancel)?;
+            hits(c, &q.tenant_id, scored)
         })?;
         Ok(found.unwrap_or_default())
     }

@@ -9,7 +9,7 @@ use engram_core::error::Inconsistency;
 use engram_core::tenant::{ApiKey, Scope, Tenant};
 use engram_core::{Code, Filter, Memory, NewMemory};
 use engram_embedded::EmbeddedStore;
-use engram_store::{Idempotency, Record, Store};
+use engram_store::{Idempotency, Listing, Record, Store};
 
 const DIM: usize = 4;
 
@@ -95,7 +95,12 @@ async fn a_memory_that_does_not_read_back_is_an_error_naming_it() {
         let row = format!("memories row {id}");
         if !set.starts_with("embedding") {
             names(store.get(&t, &id).await, &row);
-            names(store.list(&t, &Filter::default(), 10, None).await, &row);
+            let listing = Listing {
+                filter: &Filter::default(),
+                limit: 10,
+                after: None,
+            };
+            names(store.list(&t, &listing).await, &row);
         }
         names(store.get_records(&t, std::slice::from_ref(&id)).await, &row);
         names(store.export_page(&t, None, 10).await, &row);

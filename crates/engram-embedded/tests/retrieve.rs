@@ -361,10 +361,20 @@ async fn vectors_the_index_cannot_hold_are_refused_before_commit() {
     let err = store.update(&a, &good.memory, Some(longer.clone())).await;
     assert!(err.is_err());
     let (filter, cancel) = (Filter::default(), Cancel::new());
-    let err = store.vector_search(&a, &longer, &filter, 5, &cancel).await;
+    let ranking = Ranking::plain(SearchMode::Vector);
+    let nearest = |vector| Retrieval {
+        terms: &[],
+        vector: Some(vector),
+        filter: &filter,
+        limit: 5,
+        ranking: &ranking,
+        keep: 5,
+        cancel: &cancel,
+    };
+    let err = store.vector_search(&a, &nearest(&longer)).await;
     assert!(err.is_err());
     let hits = store
-        .vector_search(&a, &good.embedding, &filter, 5, &cancel)
+        .vector_search(&a, &nearest(&good.embedding))
         .await
         .unwrap();
     assert_eq!(hits.len(), 1, "only the good memory was stored");
@@ -447,10 +457,18 @@ fn a_dropped_search_stops_its_blocking_work() {
     setup.block_on(async {
         assert!(is_cancellation(&search(cancelled.clone()).await));
         let (terms, filter) = (["coffee".to_string()], Filter::default());
-        let lexical = store.lexical_search(&a, &terms, &filter, 10, &cancelled);
-        assert!(is_cancellation(&lexical.await));
-        let dense = store.vector_search(&a, &vector, &filter, 10, &cancelled);
-        assert!(is_cancellation(&dense.await));
+        let ranking = Ranking::plain(SearchMode::Hybrid);
+        let q = Retrieval {
+            terms: &terms,
+            vector: Some(&vector),
+            filter: &filter,
+            limit: 10,
+            ranking: &ranking,
+            keep: 10,
+            cancel: &cancelled,
+        };
+        assert!(is_cancellation(&store.lexical_search(&a, &q).await));
+        assert!(is_cancellation(&store.vector_search(&a, &q).await));
     });
     drop(setup);
 

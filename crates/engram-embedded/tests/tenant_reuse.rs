@@ -71,16 +71,11 @@ async fn found(store: &EmbeddedStore, tenant: &str) -> Vec<String> {
         let got = store.retrieve(tenant, &q).await.unwrap();
         ids.extend(got.ranked.into_iter().map(|r| r.record.memory.id));
         for hit in store
-            .lexical_search(tenant, &terms, &filter, 50, &cancel)
+            .lexical_search(tenant, &q)
             .await
             .unwrap()
             .into_iter()
-            .chain(
-                store
-                    .vector_search(tenant, &vector, &filter, 50, &cancel)
-                    .await
-                    .unwrap(),
-            )
+            .chain(store.vector_search(tenant, &q).await.unwrap())
         {
             ids.push(hit.id);
         }

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use engram_core::memory::MAX_BATCH;
 use engram_core::query::{Cursor, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, Page, validate_limit};
 use engram_core::{Code, Error, Filter, Memory, MemoryPatch, NewMemory, Result};
-use engram_store::{Idempotency, InsertOutcome, Record};
+use engram_store::{Idempotency, InsertOutcome, Listing, Record};
 
 use crate::Engine;
 use crate::auth::new_id;
@@ -205,7 +205,14 @@ impl Engine {
         // One extra row tells whether another page exists.
         let mut items = self
             .store
-            .list(tenant, filter, limit + 1, after.as_ref())
+            .list(
+                tenant,
+                &Listing {
+                    filter,
+                    limit: limit + 1,
+                    after: after.as_ref(),
+                },
+            )
             .await?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);

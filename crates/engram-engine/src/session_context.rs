@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use engram_core::{Filter, Memory, NewMemory, Result};
+use engram_store::Listing;
 
 use crate::Engine;
 
@@ -177,7 +178,12 @@ impl Engine {
         if let Some(m) = upto {
             filter.before = Some(m.occurred_at + chrono::Duration::microseconds(1));
         }
-        let page = self.store.list(tenant, &filter, n + 1, None).await?;
+        let listing = Listing {
+            filter: &filter,
+            limit: n + 1,
+            after: None,
+        };
+        let page = self.store.list(tenant, &listing).await?;
         Ok(page
             .into_iter()
             .filter(|p| upto.is_none_or(|m| m.id != p.id))

@@ -40,11 +40,11 @@ use deadpool_postgres::{
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
-use engram_core::cancel::Cancel;
-use engram_core::query::Cursor;
 use engram_core::tenant::{ApiKey, Tenant};
 use engram_core::{Error, Filter, Memory, Result};
-use engram_store::{Hit, Idempotency, IdempotentResult, InsertOutcome, Record, Store, Throttle};
+use engram_store::{
+    Hit, Idempotency, IdempotentResult, InsertOutcome, Listing, Record, Retrieval, Store, Throttle,
+};
 
 use sql::{db_err, pool_err};
 
@@ -252,14 +252,8 @@ impl Store for PgStore {
         memories::delete(self, tenant_id, id).await
     }
 
-    async fn list(
-        &self,
-        tenant_id: &str,
-        filter: &Filter,
-        limit: usize,
-        after: Option<&Cursor>,
-    ) -> Result<Vec<Memory>> {
-        memories::list(self, tenant_id, filter, limit, after).await
+    async fn list(&self, tenant_id: &str, listing: &Listing<'_>) -> Result<Vec<Memory>> {
+        memories::list(self, tenant_id, listing).await
     }
 
     async fn export_page(
@@ -279,26 +273,12 @@ impl Store for PgStore {
         memories::count(self).await
     }
 
-    async fn lexical_search(
-        &self,
-        tenant_id: &str,
-        terms: &[String],
-        filter: &Filter,
-        limit: usize,
-        cancel: &Cancel,
-    ) -> Result<Vec<Hit>> {
-        search::lexical(self, tenant_id, terms, filter, limit, cancel).await
+    async fn lexical_search(&self, tenant_id: &str, q: &Retrieval<'_>) -> Result<Vec<Hit>> {
+        search::lexical(self, tenant_id, q).await
     }
 
-    async fn vector_search(
-        &self,
-        tenant_id: &str,
-        query: &[f32],
-        filter: &Filter,
-        limit: usize,
-        cancel: &Cancel,
-    ) -> Result<Vec<Hit>> {
-        search::vector(self, tenant_id, query, filter, limit, cancel).await
+    async fn vector_search(&self, tenant_id: &str, q: &Retrieval<'_>) -> Result<Vec<Hit>> {
+        search::vector(self, tenant_id, q).await
     }
 
     async fn take_token(&self, bucket: &str, per_second: f64, burst: f64) -> Result<Throttle> {

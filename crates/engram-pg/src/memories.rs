@@ -3,9 +3,8 @@
 
 use pgvector::Vector;
 
-use engram_core::query::Cursor;
 use engram_core::{Code, Error, Filter, Memory, Result};
-use engram_store::{Idempotency, IdempotentResult, InsertOutcome, Record};
+use engram_store::{Idempotency, IdempotentResult, InsertOutcome, Listing, Record};
 
 use crate::rows::{self, COLUMNS, Stored, all};
 use crate::sql::{
@@ -149,13 +148,12 @@ pub async fn delete(store: &PgStore, tenant_id: &str, id: &str) -> Result<bool> 
     Ok(n > 0)
 }
 
-pub async fn list(
-    store: &PgStore,
-    tenant_id: &str,
-    filter: &Filter,
-    limit: usize,
-    after: Option<&Cursor>,
-) -> Result<Vec<Memory>> {
+pub async fn list(store: &PgStore, tenant_id: &str, listing: &Listing<'_>) -> Result<Vec<Memory>> {
+    let Listing {
+        filter,
+        limit,
+        after,
+    } = *listing;
     let mut params: Vec<Param> = vec![Box::new(tenant_id.to_string())];
     let mut sql = format!("SELECT {COLUMNS} FROM memories m WHERE m.tenant_id = $1");
     sql.push_str(&filter_sql(filter, &mut params));

@@ -8,9 +8,9 @@ use pgvector::Vector;
 
 use deadpool_postgres::Transaction;
 
+use engram_core::Result;
 use engram_core::cancel::Cancel;
-use engram_core::{Filter, Result};
-use engram_store::Hit;
+use engram_store::{Hit, Retrieval};
 
 use crate::PgStore;
 use crate::lexical;
@@ -22,14 +22,8 @@ use crate::sql::{Param, db_err, filter_sql, refs};
 /// when filters reject candidates, so filtered searches still fill up.
 const EF_SEARCH_MIN: usize = 100;
 
-pub async fn lexical(
-    store: &PgStore,
-    tenant_id: &str,
-    terms: &[String],
-    filter: &Filter,
-    limit: usize,
-    cancel: &Cancel,
-) -> Result<Vec<Hit>> {
+pub async fn lexical(store: &PgStore, tenant_id: &str, q: &Retrieval<'_>) -> Result<Vec<Hit>> {
+    let (terms, filter, limit, cancel) = (q.terms, q.filter, q.limit, q.cancel);
     if terms.is_empty() {
         return Ok(Vec::new());
     }
@@ -50,14 +44,11 @@ pub async fn lexical(
     all(&rows, rows::hit)
 }
 
-pub async fn vector(
-    store: &PgStore,
-    tenant_id: &str,
-    query: &[f32],
-    filter: &Filter,
-    limit: usize,
-    cancel: &Cancel,
-) -> Result<Vec<Hit>> {
+pub async fn vector(store: &PgStore, tenant_id: &str, q: &Retrieval<'_>) -> Result<Vec<Hit>> {
+    let (filter, limit, cancel) = (q.filter, q.limit, q.cancel);
+    let Some(query) = q.vector else {
+        return Ok(Vec::new());
+    };
     let mut params: Vec<Param> = vec![
         Box::new(tenant_id.to_string()),
         Box::new(Vector::from(query.to_vec())),

@@ -19,7 +19,7 @@ use engram_core::ranking::Ranking;
 use engram_core::tenant::{ApiKey, Scope, Tenant};
 use engram_core::{Code, Filter, Kind, Memory, Result};
 use engram_pg::PgStore;
-use engram_store::{Idempotency, Record, Retrieval, Store};
+use engram_store::{Idempotency, Listing, Record, Retrieval, Store};
 
 const TENANT: &str = "t1";
 const MEMORY: &str = "m-0001";
@@ -126,7 +126,15 @@ async fn assert_memory_unreadable(f: &Fixture, reason: &str) {
         reason,
     );
     assert_inconsistent(
-        s.list(TENANT, &Filter::default(), 10, None).await,
+        s.list(
+            TENANT,
+            &Listing {
+                filter: &Filter::default(),
+                limit: 10,
+                after: None,
+            },
+        )
+        .await,
         &what,
         reason,
     );
@@ -289,7 +297,14 @@ async fn a_cursor_beyond_representable_time_is_invalid_input() {
     };
     let err = f
         .store
-        .list(TENANT, &Filter::default(), 10, Some(&cursor))
+        .list(
+            TENANT,
+            &Listing {
+                filter: &Filter::default(),
+                limit: 10,
+                after: Some(&cursor),
+            },
+        )
         .await
         .unwrap_err();
     assert!(err.field() == Some("cursor"), "{err:?}");

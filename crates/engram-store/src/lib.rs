@@ -66,6 +66,15 @@ pub struct Hit {
     pub score: f32,
 }
 
+/// One page of a listing: at most `limit` memories under `filter`, those
+/// after the `after` cursor (from the start without one).
+#[derive(Debug, Clone, Copy)]
+pub struct Listing<'a> {
+    pub filter: &'a Filter,
+    pub limit: usize,
+    pub after: Option<&'a Cursor>,
+}
+
 /// One search's request to the store: both retrievers under one filter,
 /// their candidates ranked, and the records of the best.
 pub struct Retrieval<'a> {
@@ -184,14 +193,9 @@ pub trait Store: Send + Sync {
         embedding: Option<Vec<f32>>,
     ) -> Result<bool>;
     async fn delete(&self, tenant_id: &str, id: &str) -> Result<bool>;
-    /// Newest first by `occurred_at`, then id.
-    async fn list(
-        &self,
-        tenant_id: &str,
-        filter: &Filter,
-        limit: usize,
-        after: Option<&Cursor>,
-    ) -> Result<Vec<Memory>>;
+    /// One page of the memories `page.filter` passes, newest first by
+    /// `occurred_at`, then id.
+    async fn list(&self, tenant_id: &str, listing: &Listing<'_>) -> Result<Vec<Memory>>;
     /// Records in a stable order for export, resuming after `after` (an id).
     async fn export_page(
         &self,
@@ -202,27 +206,15 @@ pub trait Store: Send + Sync {
     async fn delete_where(&self, tenant_id: &str, filter: &Filter) -> Result<u64>;
     async fn count_memories(&self) -> Result<u64>;
 
-    /// Best lexical matches for any of `terms`, highest score first;
-    /// stopped by `cancel` (see [`Retrieval::cancel`]).
-    async fn lexical_search(
-        &self,
-        tenant_id: &str,
-        terms: &[String],
-        filter: &Filter,
-        limit: usize,
-        cancel: &Cancel,
-    ) -> Result<Vec<Hit>>;
-    /// Nearest memories by cosine similarity (score = similarity), best
-    /// first. Filters are applied inside the search, so a selective filter
-    /// still gets its true best matches.
-    async fn vector_search(
-        &self,
-        tenant_id: &str,
-        query: &[f32],
-        filter: &Filter,
-        limit: usize,
-        cancel: &Cancel,
-    ) -> Result<Vec<Hit>>;
+    /// The best `q.limit` lexical matches for any of `q.terms` under
+    /// `q.filter`, highest score first (none without terms); stopped by
+    /// `q.cancel`. The ranking and `keep` are [`Store::retrieve`]'s.
+    async fn lexical_search(&self, tenant_id: &str, q: &Retrieval<'_>) -> Result<Vec<Hit>>;
+    /// The `q.limit` memories nearest `q.vector` by cosine similarity
+    /// (score = similarity), best first (none without a vector). The
+    /// filter is applied inside the search, so a selective filter still
+    /// gets its true best matches.
+    async fn vector_search(&self, tenant_id: &str, q: &Retrieval<'_>) -> Result<Vec<Hit>>;
 
     /// Both retrievers, their candidates ranked, and the records of the
     /// best: everything a search reads. The default is
@@ -251,26 +243,10 @@ pub async fn retrieve_separately<S: Store + ?Sized>(
     if q.asks_nothing() {
         return Ok(Retrieved::default());
     }
-    let lexical = async {
-        if q.terms.is_empty() {
-            Ok(Vec::new())
-        } else {
-            store
-                .lexical_search(tenant_id, q.terms, q.filter, q.limit, q.cancel)
-                .await
-        }
-    };
-    let dense = async {
-        match q.vector {
-            Some(v) => {
-                store
-                    .vector_search(tenant_id, v, q.filter, q.limit, q.cancel)
-                    .await
-            }
-            None => Ok(Vec::new()),
-        }
-    };
-    let (lexical, dense) = tokio::try_join!(lexical, dense)?;
+    let (lexical, dense) = tokio::try_join!(
+        store.lexical_search(tenant_id, q),
+        store.vector_search(tenant_id, q)
+    )?;
     q.cancel.check()?;
     let ids = hit_ids(&dense, &lexical);
     let mut records = store.get_records(tenant_id, &ids).await?;

@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 
 use chrono::{Duration, TimeZone, Utc};
 use engram_core::cancel::Cancel;
-use engram_core::fusion::Fusion;
 use engram_core::query::SearchMode;
 use engram_core::ranking::Ranking;
 use engram_core::tenant::Tenant;
@@ -18,7 +17,7 @@ use engram_core::{Filter, Kind, Memory, NewMemory};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::{Record, Retrieval, Store};
+use crate::{Listing, Record, Retrieval, Store};
 
 /// The dimension the store under test must accept.
 pub const DIM: usize = 4;
@@ -105,14 +104,7 @@ pub async fn filters_pick_exactly_what_they_match(store: &dyn Store) {
         .insert(&tenant.id, records.clone(), None)
         .await
         .unwrap();
-    let ranking = Ranking {
-        mode: SearchMode::Vector,
-        fusion: Fusion::default(),
-        importance_weight: 0.0,
-        recency_weight: 0.0,
-        recency_half_life_days: 30.0,
-        now: Utc::now(),
-    };
+    let ranking = Ranking::plain(SearchMode::Vector);
     let query = records[0].embedding.clone();
     let cancel = Cancel::new();
     let mut nonempty = 0;
@@ -124,7 +116,12 @@ pub async fn filters_pick_exactly_what_they_match(store: &dyn Store) {
             .map(|r| r.memory.id.as_str())
             .collect();
         nonempty += usize::from(!want.is_empty());
-        let listed = store.list(&tenant.id, &f, MEMORIES, None).await.unwrap();
+        let listing = Listing {
+            filter: &f,
+            limit: MEMORIES,
+            after: None,
+        };
+        let listed = store.list(&tenant.id, &listing).await.unwrap();
         let listed: BTreeSet<&str> = listed.iter().map(|m| m.id.as_str()).collect();
         assert_eq!(listed, want, "list under {f:?}");
         let found = store

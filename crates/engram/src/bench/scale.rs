@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use engram_core::cancel::Cancel;
 use engram_core::query::SearchRequest;
+use engram_core::ranking::Ranking;
 use engram_core::vector::dot;
 use engram_core::{Filter, NewMemory, SearchMode};
 use engram_embedded::EmbeddedStore;
-use engram_store::Store;
+use engram_store::{Retrieval, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -226,15 +227,22 @@ pub async fn run(
         }
     }
     let mut recall_sum = 0.0;
+    let (ranking, cancel) = (Ranking::plain(SearchMode::Vector), Cancel::new());
     for ((vector, user), best) in samples.iter().zip(&exact) {
         let filter = Filter {
             user_id: user.clone(),
             ..Default::default()
         };
-        let got = engine
-            .store()
-            .vector_search(&tenant.id, vector, &filter, 10, &Cancel::new())
-            .await?;
+        let search = Retrieval {
+            terms: &[],
+            vector: Some(vector),
+            filter: &filter,
+            limit: 10,
+            ranking: &ranking,
+            keep: 10,
+            cancel: &cancel,
+        };
+        let got = engine.store().vector_search(&tenant.id, &search).await?;
         let truth: std::collections::HashSet<&str> = best
             .iter()
             .map(|(_, i)| ids_by_index[*i].as_str())
