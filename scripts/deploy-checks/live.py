@@ -145,10 +145,13 @@ class Pod:
         if cmd[0] == IMAGE_BIN:
             return [BIN, *args]
         if cmd[:2] == ["/bin/sh", "-c"]:
-            script = args[0].replace(IMAGE_BIN, BIN)
-            for mp, d, _ in self.mounts(c):
-                script = re.sub(rf"(?<![\w/.-]){re.escape(mp)}(?=/|\b|$)", d, script)
-            return ["/bin/sh", "-c", script]
+            # Every volume in one pass, then the binary: a path already
+            # mapped (a scratch dir or checkout under /tmp) is never mapped
+            # again by a volume mounted at /tmp.
+            mounts = {mp: d for mp, d, _ in self.mounts(c)}
+            alternatives = "|".join(re.escape(mp) for mp in mounts)  # longest first
+            script = re.sub(rf"(?<![\w/.-])({alternatives})(?=/|\b|$)", lambda m: mounts[m.group(1)], args[0])
+            return ["/bin/sh", "-c", script.replace(IMAGE_BIN, BIN)]
         raise ValueError(f"command {cmd} is not the image's {IMAGE_BIN} nor /bin/sh -c")
 
     def run(self, c, timeout=600, extra_env=None):
