@@ -9,6 +9,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use engram_core::cancel::Cancel;
@@ -415,4 +416,35 @@ unsafe impl GlobalAlloc for CappedAllocator {
         }
         unsafe { System.realloc(ptr, layout, new_size) }
     }
+}
+
+/// A cargo-fuzz target's whole body: `data` checked as a file of `kind`
+/// by one decoder per kind for the life of the process. The error is
+/// ignored: only a panic or an over-large allocation is a finding.
+pub fn check_file(kind: FileKind, data: &[u8]) {
+    static DECODERS: OnceLock<Vec<Decoder>> = OnceLock::new();
+    let decoders = DECODERS.get_or_init(|| {
+        let scratch = scratch_dir();
+        FileKind::ALL
+            .iter()
+            .map(|k| Decoder::new(*k, &scratch))
+            .collect()
+    });
+    if let Some(decoder) = decoders.iter().find(|d| d.kind == kind) {
+        let _ = decoder.check(data);
+    }
+}
+
+/// [`check_file`] for backups.
+pub fn check_backup(data: &[u8]) {
+    static BACKUPS: OnceLock<Backups> = OnceLock::new();
+    let backups = BACKUPS.get_or_init(|| Backups::new(&scratch_dir()).expect("a tokio runtime"));
+    let _ = backups.check(data);
+}
+
+/// A scratch directory of this process's own, made once.
+fn scratch_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("engram-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    dir
 }
