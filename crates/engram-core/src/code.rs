@@ -105,6 +105,8 @@ codes! {
         "A request with this `Idempotency-Key` is still being processed; retry in a moment to get its answer.";
     IdempotencyKeySpent = "idempotency_key_spent", 409, No,
         "This `Idempotency-Key` created a memory that has since been deleted, so its answer cannot be replayed; use a new key.";
+    VersionConflict = "version_conflict", 409, No,
+        "Another version of this fact was written while this one was being made; read the fact (or its history) and send the change again if it still applies.";
     StoreNotEmpty = "store_not_empty", 409, No,
         "A restore needs an empty store, and this one already holds tenants; restore into a new data directory or database.";
     RateLimited = "rate_limited", 429, No,

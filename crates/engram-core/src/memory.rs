@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::temporal::{Temporal, validate_range, validate_sources};
 use crate::{Error, Result};
 
 /// Longest accepted memory text. Memories are recalled into prompts: a
@@ -30,6 +31,11 @@ pub enum Kind {
     Semantic,
     /// How to do something.
     Procedural,
+    /// A condensation of other memories (a session, a day, a week), citing
+    /// them in `sources`.
+    Summary,
+    /// A higher-level insight drawn from recent memories, citing them.
+    Reflection,
 }
 
 impl Kind {
@@ -38,6 +44,8 @@ impl Kind {
             Kind::Episodic => "episodic",
             Kind::Semantic => "semantic",
             Kind::Procedural => "procedural",
+            Kind::Summary => "summary",
+            Kind::Reflection => "reflection",
         }
     }
 
@@ -46,6 +54,8 @@ impl Kind {
             "episodic" => Some(Kind::Episodic),
             "semantic" => Some(Kind::Semantic),
             "procedural" => Some(Kind::Procedural),
+            "summary" => Some(Kind::Summary),
+            "reflection" => Some(Kind::Reflection),
             _ => None,
         }
     }
@@ -68,6 +78,9 @@ pub struct Memory {
     pub occurred_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Validity and lineage (docs/FACTS.md).
+    #[serde(flatten)]
+    pub temporal: Temporal,
 }
 
 /// A memory to be written. `embedding` lets a client that already has
@@ -99,6 +112,15 @@ pub struct NewMemory {
     pub occurred_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub embedding: Option<Vec<f32>>,
+    /// When the fact began to hold; absent: since always.
+    #[serde(default)]
+    pub valid_from: Option<DateTime<Utc>>,
+    /// When it stopped holding; absent: still holds.
+    #[serde(default)]
+    pub valid_to: Option<DateTime<Utc>>,
+    /// Ids of memories (of this tenant) it was derived from.
+    #[serde(default)]
+    pub sources: Vec<String>,
 }
 
 /// A partial update. Absent fields are left as they are.
@@ -111,6 +133,11 @@ pub struct MemoryPatch {
     pub metadata: Option<Map<String, Value>>,
     pub importance: Option<f32>,
     pub kind: Option<Kind>,
+    /// Corrects when the memory began to hold (an edit, not a new version).
+    pub valid_from: Option<DateTime<Utc>>,
+    /// Invalidates it from this time on: it stays stored and in its
+    /// history, and `as_of` an earlier time still finds it.
+    pub valid_to: Option<DateTime<Utc>>,
 }
 
 pub const DEFAULT_IMPORTANCE: f32 = 0.5;
@@ -146,6 +173,8 @@ impl NewMemory {
         if let Some(i) = self.importance {
             validate_importance(i, &format!("{at}importance"))?;
         }
+        validate_range(self.valid_from, self.valid_to, &format!("{at}valid_to"))?;
+        validate_sources(&self.sources, &format!("{at}sources"))?;
         if let Some(e) = &self.embedding
             && (e.is_empty() || e.iter().any(|x| !x.is_finite()))
         {
@@ -165,12 +194,15 @@ impl MemoryPatch {
             && self.metadata.is_none()
             && self.importance.is_none()
             && self.kind.is_none()
+            && self.valid_from.is_none()
+            && self.valid_to.is_none()
         {
             return Err(Error::invalid(
                 "body",
-                "give at least one of content, labels, metadata, importance, kind",
+                "give at least one of content, labels, metadata, importance, kind, valid_from, valid_to",
             ));
         }
+        validate_range(self.valid_from, self.valid_to, "valid_to")?;
         if let Some(c) = &self.content {
             validate_content(c, "content")?;
         }
@@ -205,6 +237,12 @@ impl MemoryPatch {
         }
         if let Some(k) = self.kind {
             m.kind = k;
+        }
+        if let Some(f) = self.valid_from {
+            m.temporal.valid_from = Some(stored_time(f));
+        }
+        if let Some(t) = self.valid_to {
+            m.temporal.valid_to = Some(stored_time(t));
         }
         m.updated_at = stored_time(now);
         content_changed
@@ -306,6 +344,13 @@ impl Memory {
             occurred_at: m.occurred_at.map_or(now, stored_time),
             created_at: now,
             updated_at: now,
+            temporal: Temporal {
+                valid_from: m.valid_from,
+                valid_to: m.valid_to,
+                sources: m.sources,
+                ..Temporal::default()
+            }
+            .at_stored_precision(),
         }
     }
 }

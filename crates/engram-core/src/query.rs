@@ -33,6 +33,11 @@ pub struct Filter {
     /// Only memories that occurred before this time.
     #[serde(default)]
     pub before: Option<DateTime<Utc>>,
+    /// Only memories valid at this time (see [`crate::temporal`]). Not a
+    /// filter field clients send: searches set it from their `as_of`
+    /// (default now), so they return what holds, not what was replaced.
+    #[serde(skip)]
+    pub valid_at: Option<DateTime<Utc>>,
 }
 
 impl Filter {
@@ -85,6 +90,7 @@ impl Filter {
         out.extend(self.labels.iter().map(|l| Condition::HasLabel(l)));
         out.extend(self.after.map(Condition::OccurredFrom));
         out.extend(self.before.map(Condition::OccurredBefore));
+        out.extend(self.valid_at.map(Condition::ValidAt));
         out
     }
 
@@ -138,6 +144,9 @@ pub enum Condition<'a> {
     /// It occurred before this time (exclusive), so consecutive windows
     /// `[a, b)` and `[b, c)` never count a memory twice.
     OccurredBefore(DateTime<Utc>),
+    /// It was valid at this time: `valid_from` absent or at most it, and
+    /// `valid_to` absent or after it.
+    ValidAt(DateTime<Utc>),
 }
 
 impl Condition<'_> {
@@ -147,6 +156,7 @@ impl Condition<'_> {
             Condition::HasLabel(l) => m.labels.iter().any(|have| have == l),
             Condition::OccurredFrom(t) => m.occurred_at >= t,
             Condition::OccurredBefore(t) => m.occurred_at < t,
+            Condition::ValidAt(t) => m.temporal.valid_at(t),
         }
     }
 }
@@ -271,6 +281,12 @@ mod tests {
         f.before = Some(m.occurred_at);
         assert!(!f.matches(&m), "before is exclusive");
         assert!(!Filter::default().has_scope());
+        f.before = None;
+        m.temporal.valid_to = Some(m.occurred_at);
+        f.valid_at = Some(m.occurred_at);
+        assert!(!f.matches(&m), "valid_to is exclusive");
+        f.valid_at = Some(m.occurred_at - chrono::Duration::seconds(1));
+        assert!(f.matches(&m));
     }
 
     #[test]
@@ -304,6 +320,10 @@ pub struct SearchRequest {
     /// themselves; skips query embedding. Must match the index dimension.
     #[serde(default)]
     pub embedding: Option<Vec<f32>>,
+    /// Return what was valid at this time; default now, so facts that
+    /// were replaced or invalidated are left out (docs/FACTS.md).
+    #[serde(default)]
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -315,6 +335,9 @@ pub struct ContextRequest {
     pub token_budget: Option<usize>,
     #[serde(default)]
     pub filters: Filter,
+    /// As in a search: what was valid at this time; default now.
+    #[serde(default)]
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 pub fn validate_query(q: &str) -> Result<()> {

@@ -168,6 +168,11 @@ fn memory(rowid: i64) -> Memory {
         occurred_at: at,
         created_at: at,
         updated_at: at,
+        temporal: engram_core::temporal::Temporal {
+            valid_to: (rowid % 3 == 0).then_some(at),
+            sources: vec![format!("m{}", rowid / 2)],
+            ..Default::default()
+        },
     }
 }
 

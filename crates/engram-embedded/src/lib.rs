@@ -8,6 +8,7 @@
 
 mod binary;
 mod catalog;
+mod facts;
 mod indexes;
 mod memories;
 mod per_tenant;

@@ -9,7 +9,7 @@ use engram_core::{Code, Error, Filter, Memory, Result};
 use engram_store::{Idempotency, IdempotentResult, InsertOutcome, Listing, Record};
 
 use crate::rows::{
-    COLUMNS, filter_sql, memory_from_row, memory_values, micros, record_from_row, sql_err,
+    COLUMNS, WRITTEN, filter_sql, memory_from_row, memory_values, micros, record_from_row, sql_err,
     vector_to_blob,
 };
 use crate::{Inner, require_tenant};
@@ -27,6 +27,21 @@ fn delete_rows(tx: &Connection, seq: i64, rows: &[i64]) -> Result<()> {
         .map_err(sql_err)?;
     }
     Ok(())
+}
+
+/// Inserts one memory: its id, tenant, [`WRITTEN`] values and embedding.
+pub(crate) fn insert_sql() -> String {
+    format!(
+        "INSERT INTO memories(id, tenant_id, {}, embedding) VALUES (?, ?, {}, ?)",
+        WRITTEN.join(", "),
+        vec!["?"; WRITTEN.len()].join(", ")
+    )
+}
+
+/// Replaces the [`WRITTEN`] values of the row whose rowid follows them.
+pub(crate) fn update_sql() -> String {
+    let set: Vec<String> = WRITTEN.iter().map(|c| format!("{c} = ?")).collect();
+    format!("UPDATE memories SET {} WHERE rowid = ?", set.join(", "))
 }
 
 /// The tenant's rows that pass `filter`.
@@ -79,11 +94,7 @@ impl Inner {
             let mut added = Vec::with_capacity(records.len());
             {
                 let mut ins = tx
-                    .prepare_cached(
-                        "INSERT INTO memories(id, tenant_id, content, kind, user_id, agent_id, session_id, role, \
-                         labels, metadata, importance, occurred_at, created_at, updated_at, embedding) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    )
+                    .prepare_cached(&insert_sql())
                     .map_err(sql_err)?;
                 let mut log = tx
                     .prepare_cached("INSERT INTO index_log(tenant_seq, mem_rowid) VALUES (?, ?)")
@@ -194,12 +205,7 @@ impl Inner {
             let Some(rowid) = old else { return Ok(false) };
             let mut values = memory_values(m)?;
             values.push(Value::Integer(rowid));
-            tx.execute(
-                "UPDATE memories SET content = ?, kind = ?, user_id = ?, agent_id = ?, session_id = ?, role = ?, \
-                 labels = ?, metadata = ?, importance = ?, occurred_at = ?, created_at = ?, updated_at = ? \
-                 WHERE rowid = ?",
-                params_from_iter(values),
-            )
+            tx.execute(&update_sql(), params_from_iter(values))
             .map_err(sql_err)?;
             if let Some(e) = &embedding {
                 tx.execute("UPDATE memories SET embedding = ? WHERE rowid = ?", params![vector_to_blob(e), rowid])

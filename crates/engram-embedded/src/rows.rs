@@ -10,13 +10,36 @@ use rusqlite::Row;
 use rusqlite::types::Value;
 
 use engram_core::query::Condition;
+use engram_core::temporal::Temporal;
 use engram_core::{Error, Filter, Kind, Memory, Result};
 
 use engram_store::Record;
 
 /// Column list matching [`memory_from_row`] (and `embedding` last).
 pub const COLUMNS: &str = "m.id, m.content, m.kind, m.user_id, m.agent_id, m.session_id, m.role, \
-     m.labels, m.metadata, m.importance, m.occurred_at, m.created_at, m.updated_at";
+     m.labels, m.metadata, m.importance, m.occurred_at, m.created_at, m.updated_at, \
+     m.valid_from, m.valid_to, m.sources, m.version, m.version_of";
+
+/// The columns [`memory_values`] gives, in order, for INSERT and UPDATE.
+pub const WRITTEN: [&str; 17] = [
+    "content",
+    "kind",
+    "user_id",
+    "agent_id",
+    "session_id",
+    "role",
+    "labels",
+    "metadata",
+    "importance",
+    "occurred_at",
+    "created_at",
+    "updated_at",
+    "valid_from",
+    "valid_to",
+    "sources",
+    "version",
+    "version_of",
+];
 
 pub fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
@@ -59,6 +82,27 @@ pub fn memory_from_row(r: &Row<'_>) -> rusqlite::Result<Memory> {
     let metadata: String = r.get(8)?;
     let importance: f64 = r.get(9)?;
     let at = |i, column| read_back(&row, column, time(r.get(i)?));
+    let maybe_at = |i, column| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        r.get::<_, Option<i64>>(i)?
+            .map(|us| read_back(&row, column, time(us)))
+            .transpose()
+    };
+    let sources: String = r.get(15)?;
+    let version: i64 = r.get(16)?;
+    let temporal = Temporal {
+        valid_from: maybe_at(13, "valid_from")?,
+        valid_to: maybe_at(14, "valid_to")?,
+        sources: read_back(&row, "sources", json(&sources))?,
+        version: read_back(
+            &row,
+            "version",
+            u32::try_from(version)
+                .ok()
+                .filter(|v| *v >= 1)
+                .ok_or("not a version engram writes".into()),
+        )?,
+        version_of: r.get(17)?,
+    };
     Ok(Memory {
         content: r.get(1)?,
         kind: read_back(
@@ -82,13 +126,14 @@ pub fn memory_from_row(r: &Row<'_>) -> rusqlite::Result<Memory> {
         occurred_at: at(10, "occurred_at")?,
         created_at: at(11, "created_at")?,
         updated_at: at(12, "updated_at")?,
+        temporal,
         id,
     })
 }
 
 pub fn record_from_row(r: &Row<'_>) -> rusqlite::Result<Record> {
     let memory = memory_from_row(r)?;
-    let blob: Vec<u8> = r.get(13)?;
+    let blob: Vec<u8> = r.get(18)?;
     if !blob.len().is_multiple_of(4) {
         return Err(inconsistent(
             format!("memories row {}", memory.id),
@@ -127,6 +172,11 @@ pub fn memory_values(m: &Memory) -> Result<Vec<Value>> {
         Value::Integer(micros(m.occurred_at)),
         Value::Integer(micros(m.created_at)),
         Value::Integer(micros(m.updated_at)),
+        m.temporal.valid_from.map_or(Value::Null, |t| Value::Integer(micros(t))),
+        m.temporal.valid_to.map_or(Value::Null, |t| Value::Integer(micros(t))),
+        Value::Text(serde_json::to_string(&m.temporal.sources).map_err(Error::internal)?),
+        Value::Integer(i64::from(m.temporal.version)),
+        opt(&m.temporal.version_of),
     ])
 }
 
@@ -140,6 +190,14 @@ pub fn filter_sql(f: &Filter, params: &mut Vec<Value>) -> String {
     let mut sql = String::new();
     for c in f.conditions() {
         let (clause, value) = match c {
+            Condition::ValidAt(t) => {
+                sql.push_str(
+                    " AND (m.valid_from IS NULL OR m.valid_from <= ?) \
+                     AND (m.valid_to IS NULL OR m.valid_to > ?)",
+                );
+                params.extend([Value::Integer(micros(t)), Value::Integer(micros(t))]);
+                continue;
+            }
             Condition::Equals(field, v) => (
                 format!(" AND m.{} = ?", field.column()),
                 Value::Text(v.into()),

@@ -82,6 +82,18 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Code(drop_fts_tables),
     // 3: tenant seqs are never handed out twice.
     Migration::Code(never_reuse_tenant_seqs),
+    // 4 (facts): validity, sources and versions; rows written before read
+    // as always valid, uncited, version 1.
+    Migration::Sql(
+        "
+    ALTER TABLE memories ADD COLUMN valid_from INTEGER;
+    ALTER TABLE memories ADD COLUMN valid_to INTEGER;
+    ALTER TABLE memories ADD COLUMN sources TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE memories ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE memories ADD COLUMN version_of TEXT;
+    CREATE INDEX memories_version_of ON memories(tenant_id, version_of) WHERE version_of IS NOT NULL;
+    ",
+    ),
 ];
 
 fn drop_fts_tables(conn: &Connection, _dir: &Path) -> Result<()> {

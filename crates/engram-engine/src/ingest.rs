@@ -4,6 +4,7 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use engram_core::memory::MAX_BATCH;
+use engram_core::temporal::validate_range;
 use engram_core::query::{Cursor, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, Page, validate_limit};
 use engram_core::{Code, Error, Filter, Memory, MemoryPatch, NewMemory, Result};
 use engram_store::{Idempotency, InsertOutcome, Listing, Record};
@@ -52,6 +53,7 @@ impl Engine {
                 ));
             }
         }
+        self.check_new_sources(tenant, &items, &field_prefix).await?;
         let mut embedded = self.embed_new(tenant, &items).await?.into_iter();
         let now = Utc::now();
         items
@@ -172,6 +174,8 @@ impl Engine {
         patch.validate()?;
         let mut memory = self.get(tenant, id).await?;
         let content_changed = patch.apply(&mut memory, Utc::now());
+        let t = &memory.temporal;
+        validate_range(t.valid_from, t.valid_to, "valid_to")?;
         let embedding = if content_changed {
             Some(self.reembed(tenant, &memory).await?)
         } else {

@@ -9,6 +9,7 @@
 //! what is measured is what is served.
 
 mod auth;
+mod facts;
 mod ingest;
 mod rerank;
 mod retrieve;

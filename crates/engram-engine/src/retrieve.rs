@@ -23,6 +23,7 @@ use engram_core::{Filter, Result, SearchMode};
 use engram_store::{Ranked, Record, Retrieval, Retrieved};
 
 use crate::Engine;
+use crate::facts::valid_at;
 
 /// Candidates considered when assembling a context block.
 const CONTEXT_CANDIDATES: usize = 50;
@@ -51,7 +52,7 @@ impl Engine {
                 tenant,
                 &req.query,
                 req.mode,
-                &req.filters,
+                &valid_at(&req.filters, req.as_of),
                 req.limit(),
                 req.embedding.clone(),
             )
@@ -78,7 +79,7 @@ impl Engine {
                 tenant,
                 &req.query,
                 SearchMode::Hybrid,
-                &req.filters,
+                &valid_at(&req.filters, req.as_of),
                 CONTEXT_CANDIDATES,
                 None,
             )

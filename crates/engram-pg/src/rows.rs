@@ -13,12 +13,14 @@ use std::fmt::Display;
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
 
+use engram_core::temporal::Temporal;
 use engram_core::{Error, Kind, Memory, Result};
 use engram_store::{Hit, Record};
 
 /// Column list matching [`memory`] (and `embedding` last, for [`record`]).
 pub const COLUMNS: &str = "m.id, m.content, m.kind, m.user_id, m.agent_id, m.session_id, m.role, \
-     m.labels, m.metadata, m.importance, m.occurred_at, m.created_at, m.updated_at";
+     m.labels, m.metadata, m.importance, m.occurred_at, m.created_at, m.updated_at, \
+     m.valid_from, m.valid_to, m.sources, m.version, m.version_of";
 
 /// One row being read, and the name it goes by in errors.
 pub struct Stored<'r> {
@@ -92,11 +94,23 @@ pub fn memory(r: &Row) -> Result<Memory> {
         occurred_at: s.get(10)?,
         created_at: s.get(11)?,
         updated_at: s.get(12)?,
+        temporal: Temporal {
+            valid_from: s.get(13)?,
+            valid_to: s.get(14)?,
+            sources: s.get(15)?,
+            version: s.parse(16, |v: i32| {
+                u32::try_from(v)
+                    .ok()
+                    .filter(|v| *v >= 1)
+                    .ok_or_else(|| format!("version {v} is not one engram writes"))
+            })?,
+            version_of: s.get(17)?,
+        },
     })
 }
 
 pub fn record(r: &Row) -> Result<Record> {
-    let embedding: pgvector::Vector = Stored::new(r, "memories", 0).get(13)?;
+    let embedding: pgvector::Vector = Stored::new(r, "memories", 0).get(18)?;
     Ok(Record {
         memory: memory(r)?,
         embedding: embedding.to_vec(),

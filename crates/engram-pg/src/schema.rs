@@ -136,6 +136,17 @@ const MIGRATIONS: &[&str] = &[
         USING (tenant_id = current_setting('engram.tenant', true))
         WITH CHECK (tenant_id = current_setting('engram.tenant', true));
     "#,
+    // 2 (facts): validity, sources and versions; rows written before read as
+    // always valid, uncited, version 1.
+    r#"
+    ALTER TABLE memories ADD COLUMN valid_from timestamptz;
+    ALTER TABLE memories ADD COLUMN valid_to timestamptz;
+    ALTER TABLE memories ADD COLUMN sources text[] NOT NULL DEFAULT '{}';
+    ALTER TABLE memories ADD COLUMN version integer NOT NULL DEFAULT 1;
+    ALTER TABLE memories ADD COLUMN version_of text COLLATE "C";
+    CREATE INDEX memories_version_of ON memories (tenant_id, version_of)
+        WHERE version_of IS NOT NULL;
+    "#,
 ];
 
 pub fn latest_version() -> i32 {

@@ -20,16 +20,18 @@ pub fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
 }
 
 /// The memory columns a write sets, bound by [`MemoryRow::params`] to
-/// `$3`..`$14` (after `$1` tenant and `$2` id; `$15` is the embedding).
+/// `$3`..`$19` (after `$1` tenant and `$2` id; `$20` is the embedding).
 const WRITTEN: &str = "content, kind, user_id, agent_id, session_id, role, labels, metadata, \
-     importance, occurred_at, created_at, updated_at";
-const WRITTEN_PARAMS: &str = "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14";
+     importance, occurred_at, created_at, updated_at, valid_from, valid_to, sources, version, \
+     version_of";
+const WRITTEN_PARAMS: &str =
+    "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19";
 
 /// Inserts one memory ([`MemoryRow::params`]).
 pub fn insert_memory_sql() -> String {
     format!(
         "INSERT INTO memories(tenant_id, id, {WRITTEN}, embedding) \
-         VALUES ($1, $2, {WRITTEN_PARAMS}, $15)"
+         VALUES ($1, $2, {WRITTEN_PARAMS}, $20)"
     )
 }
 
@@ -37,7 +39,7 @@ pub fn insert_memory_sql() -> String {
 /// stored one.
 pub fn update_memory_sql() -> String {
     format!(
-        "UPDATE memories SET ({WRITTEN}, embedding) = ({WRITTEN_PARAMS}, coalesce($15, embedding)) \
+        "UPDATE memories SET ({WRITTEN}, embedding) = ({WRITTEN_PARAMS}, coalesce($20, embedding)) \
          WHERE tenant_id = $1 AND id = $2"
     )
 }
@@ -48,6 +50,7 @@ pub struct MemoryRow<'m> {
     m: &'m Memory,
     kind: &'static str,
     metadata: Json<&'m serde_json::Map<String, serde_json::Value>>,
+    version: i32,
 }
 
 impl<'m> MemoryRow<'m> {
@@ -57,11 +60,14 @@ impl<'m> MemoryRow<'m> {
             m,
             kind: m.kind.as_str(),
             metadata: Json(&m.metadata),
+            // At most u32::MAX by type; a fact is versioned by people and
+            // by its extractor, far below i32::MAX times.
+            version: i32::try_from(m.temporal.version).unwrap_or(i32::MAX),
         }
     }
 
-    /// `$1`..`$15` of [`insert_memory_sql`] and [`update_memory_sql`].
-    pub fn params<'a>(&'a self, embedding: &'a (dyn ToSql + Sync)) -> [&'a (dyn ToSql + Sync); 15] {
+    /// `$1`..`$20` of [`insert_memory_sql`] and [`update_memory_sql`].
+    pub fn params<'a>(&'a self, embedding: &'a (dyn ToSql + Sync)) -> [&'a (dyn ToSql + Sync); 20] {
         let m = self.m;
         [
             &self.tenant,
@@ -78,6 +84,11 @@ impl<'m> MemoryRow<'m> {
             &m.occurred_at,
             &m.created_at,
             &m.updated_at,
+            &m.temporal.valid_from,
+            &m.temporal.valid_to,
+            &m.temporal.sources,
+            &self.version,
+            &m.temporal.version_of,
             embedding,
         ]
     }
@@ -97,6 +108,12 @@ pub fn filter_sql(f: &Filter, params: &mut Vec<Param>) -> String {
             Condition::HasLabel(l) => (" AND m.labels @> ?".into(), Box::new(vec![l.to_string()])),
             Condition::OccurredFrom(t) => (" AND m.occurred_at >= ?".into(), Box::new(t)),
             Condition::OccurredBefore(t) => (" AND m.occurred_at < ?".into(), Box::new(t)),
+            Condition::ValidAt(t) => (
+                " AND (m.valid_from IS NULL OR m.valid_from <= ?) \
+                 AND (m.valid_to IS NULL OR m.valid_to > ?)"
+                    .into(),
+                Box::new(t),
+            ),
         };
         params.push(value);
         sql.push_str(&clause.replace('?', &format!("${}", params.len())));

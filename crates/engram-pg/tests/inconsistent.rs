@@ -93,6 +93,7 @@ fn record() -> Record {
             occurred_at: at,
             created_at: at,
             updated_at: at,
+            temporal: Default::default(),
         },
         embedding: vec![1.0, 0.0, 0.0],
     }

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, memories, ops, retrieval};
+use crate::routes::{admin, facts, memories, ops, retrieval};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,7 +16,7 @@ use crate::routes::{admin, memories, ops, retrieval};
         admin::create_tenant, admin::list_tenants, admin::delete_tenant,
         admin::create_key, admin::list_keys, admin::delete_key,
         memories::create, memories::batch, memories::get, memories::update, memories::delete,
-        memories::list, memories::delete_where,
+        memories::list, memories::delete_where, facts::new_version, facts::history,
         retrieval::search, retrieval::context,
     ),
     modifiers(&BearerKeys, &ProblemResponses),

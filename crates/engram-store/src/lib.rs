@@ -14,6 +14,7 @@
 //! backend holding them in memory reads only the winners' rows.
 
 pub mod backup;
+pub mod facts;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -140,7 +141,7 @@ pub enum Throttle {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: facts::FactStore + Send + Sync {
     /// Backend name for logs and `/ready`.
     fn backend(&self) -> &'static str;
 

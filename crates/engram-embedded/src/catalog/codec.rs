@@ -10,10 +10,12 @@ use std::io::{self, Write};
 use super::table::{Catalog, Facts, NONE};
 use crate::binary::{Format, Reader, write_str};
 
-/// Version 2: the header names the tenant.
+/// Version 2: the header names the tenant. Version 3: validity bounds
+/// beside the time, sources and version in the rest (an older file is
+/// rebuilt from the table).
 pub const FORMAT: Format = Format {
     magic: b"ENGRAMCT",
-    version: 2,
+    version: 3,
     name: "catalog",
 };
 
@@ -44,6 +46,8 @@ pub fn encode(catalog: &Catalog, w: &mut impl Write) -> io::Result<()> {
         w.write_all(&rowid.to_le_bytes())?;
         w.write_all(&f.importance.to_le_bytes())?;
         w.write_all(&f.occurred_at.to_le_bytes())?;
+        w.write_all(&f.valid_from.to_le_bytes())?;
+        w.write_all(&f.valid_to.to_le_bytes())?;
         for v in [id(f.user), id(f.agent), id(f.session), id(f.kind)] {
             w.write_all(&v.to_le_bytes())?;
         }
@@ -63,12 +67,13 @@ pub fn decode(bytes: &[u8]) -> Result<Catalog, String> {
     let names = (0..n_names)
         .map(|_| r.string())
         .collect::<Result<Vec<_>, _>>()?;
-    let n_rows = r.count(44)?;
+    let n_rows = r.count(60)?;
     let mut rows = Vec::with_capacity(n_rows);
     for _ in 0..n_rows {
         let rowid = r.i64()?;
         let importance = r.f32()?;
         let occurred_at = r.i64()?;
+        let (valid_from, valid_to) = (r.i64()?, r.i64()?);
         let (user, agent, session, kind) = (r.u32()?, r.u32()?, r.u32()?, r.u32()?);
         let n_labels = r.u32()? as usize;
         if n_labels.saturating_mul(4) > r.remaining() {
@@ -84,6 +89,8 @@ pub fn decode(bytes: &[u8]) -> Result<Catalog, String> {
             Facts {
                 importance,
                 occurred_at,
+                valid_from,
+                valid_to,
                 user,
                 agent,
                 session,

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use engram_core::cancel::Cancel;
 use engram_core::query::{self, Condition};
+use engram_core::temporal::Temporal;
 use engram_core::{Filter, Kind, Memory, Result};
 
 use super::payload::{check, pack, unpack};
@@ -18,12 +19,20 @@ use crate::rows::time;
 
 /// The value of a field a memory does not have (no user, agent or session).
 pub const NONE: u32 = u32::MAX;
+/// `valid_from` of a memory valid since always.
+pub const SINCE_ALWAYS: i64 = i64::MIN;
+/// `valid_to` of a memory still valid.
+pub const STILL_VALID: i64 = i64::MAX;
 
 /// One memory's catalogued fields; names are interned.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Facts {
     pub importance: f32,
     pub occurred_at: i64,
+    /// Microseconds, or [`SINCE_ALWAYS`].
+    pub valid_from: i64,
+    /// Microseconds, or [`STILL_VALID`].
+    pub valid_to: i64,
     pub user: u32,
     pub agent: u32,
     pub session: u32,
@@ -84,6 +93,7 @@ struct Wanted {
     labels: Vec<u32>,
     after: Option<i64>,
     before: Option<i64>,
+    valid_at: Option<i64>,
 }
 
 impl Wanted {
@@ -95,6 +105,9 @@ impl Wanted {
             && self.labels.iter().all(|l| f.labels.contains(l))
             && self.after.is_none_or(|a| f.occurred_at >= a)
             && self.before.is_none_or(|b| f.occurred_at < b)
+            && self
+                .valid_at
+                .is_none_or(|t| f.valid_from <= t && t < f.valid_to)
     }
 
     fn keys(&self) -> Vec<(Field, u32)> {
@@ -148,6 +161,14 @@ impl Catalog {
         let facts = Facts {
             importance: m.importance,
             occurred_at: m.occurred_at.timestamp_micros(),
+            valid_from: m
+                .temporal
+                .valid_from
+                .map_or(SINCE_ALWAYS, |t| t.timestamp_micros()),
+            valid_to: m
+                .temporal
+                .valid_to
+                .map_or(STILL_VALID, |t| t.timestamp_micros()),
             user: self.intern_opt(m.user_id.as_deref()),
             agent: self.intern_opt(m.agent_id.as_deref()),
             session: self.intern_opt(m.session_id.as_deref()),
@@ -223,6 +244,7 @@ impl Catalog {
                 Condition::HasLabel(l) => w.labels.push(id(l)?),
                 Condition::OccurredFrom(t) => w.after = Some(t.timestamp_micros()),
                 Condition::OccurredBefore(t) => w.before = Some(t.timestamp_micros()),
+                Condition::ValidAt(t) => w.valid_at = Some(t.timestamp_micros()),
             }
         }
         Some(w)
@@ -297,6 +319,13 @@ impl Catalog {
             occurred_at: time(f.occurred_at)?,
             created_at: time(rest.created_at)?,
             updated_at: time(rest.updated_at)?,
+            temporal: Temporal {
+                valid_from: bound(f.valid_from, SINCE_ALWAYS)?,
+                valid_to: bound(f.valid_to, STILL_VALID)?,
+                sources: rest.sources,
+                version: rest.version,
+                version_of: rest.version_of,
+            },
         })
     }
 
@@ -332,6 +361,8 @@ impl Catalog {
             }
             kind(&names[f.kind as usize])
                 .and(time(f.occurred_at))
+                .and(bound(f.valid_from, SINCE_ALWAYS))
+                .and(bound(f.valid_to, STILL_VALID))
                 .and(check(&f.rest))
                 .map_err(|e| format!("row {rowid}: {e}"))?;
             if facts.insert(rowid, f).is_some() {
@@ -348,6 +379,11 @@ impl Catalog {
         catalog.rebuild_postings();
         Ok(catalog)
     }
+}
+
+/// A validity bound: `open` for none, else a time.
+fn bound(us: i64, open: i64) -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
+    (us != open).then(|| time(us)).transpose()
 }
 
 fn kind(name: &str) -> Result<Kind, String> {
@@ -372,6 +408,7 @@ pub fn sample(user: Option<&str>, session: Option<&str>, labels: &[&str], at: i6
         occurred_at: chrono::DateTime::from_timestamp(at, 0).unwrap_or_default(),
         created_at: now,
         updated_at: now,
+        temporal: Default::default(),
     }
 }
 

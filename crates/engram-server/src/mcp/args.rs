@@ -67,8 +67,8 @@ pub fn parse<T: DeserializeOwned + JsonSchema + 'static>(
 fn kind_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": ["string", "null"],
-        "enum": ["episodic", "semantic", "procedural", null],
-        "description": "episodic: something that happened (a message, an event); semantic: a lasting fact or preference; procedural: how to do something."
+        "enum": ["episodic", "semantic", "procedural", "summary", "reflection", null],
+        "description": "episodic: something that happened (a message, an event); semantic: a lasting fact or preference; procedural: how to do something; summary: a condensation of other memories; reflection: an insight drawn from them."
     })
 }
 
@@ -123,6 +123,9 @@ impl From<AddMemory> for NewMemory {
             importance: a.importance,
             occurred_at: a.occurred_at,
             embedding: None,
+            valid_from: None,
+            valid_to: None,
+            sources: Vec::new(),
         }
     }
 }
@@ -164,6 +167,7 @@ macro_rules! filtered_args {
                     labels: self.labels.clone().unwrap_or_default(),
                     after: self.after,
                     before: self.before,
+                    valid_at: None,
                 }
             }
         }
@@ -180,6 +184,9 @@ filtered_args! {
         #[serde(default)]
         #[schemars(schema_with = "mode_schema")]
         pub mode: Option<SearchMode>,
+        /// Recall what was true at this time (RFC 3339) instead of now:
+        /// facts since replaced or invalidated come back as they were.
+        pub as_of: Option<DateTime<Utc>>,
     }
 }
 
@@ -191,6 +198,7 @@ impl From<SearchMemories> for SearchRequest {
             limit: a.limit,
             mode: a.mode.unwrap_or_default(),
             embedding: None,
+            as_of: a.as_of,
         }
     }
 }
@@ -202,6 +210,9 @@ filtered_args! {
         /// The most tokens the returned block may use, 1 to 100000 (default
         /// 1000). The block never exceeds it.
         pub token_budget: Option<usize>,
+        /// Build the context from what was true at this time (RFC 3339)
+        /// instead of now.
+        pub as_of: Option<DateTime<Utc>>,
     }
 }
 
@@ -211,6 +222,7 @@ impl From<GetContext> for ContextRequest {
             filters: a.filter(),
             query: a.query,
             token_budget: a.token_budget,
+            as_of: a.as_of,
         }
     }
 }
@@ -246,6 +258,10 @@ pub struct UpdateMemory {
     #[serde(default)]
     #[schemars(schema_with = "kind_schema")]
     pub kind: Option<Kind>,
+    /// The fact stopped being true at this time (RFC 3339): it is kept,
+    /// but searches for now leave it out. Use this when the user says
+    /// something no longer holds.
+    pub valid_to: Option<DateTime<Utc>>,
 }
 
 impl UpdateMemory {
@@ -258,6 +274,8 @@ impl UpdateMemory {
                 metadata: self.metadata,
                 importance: self.importance,
                 kind: self.kind,
+                valid_from: None,
+                valid_to: self.valid_to,
             },
         )
     }

@@ -42,6 +42,9 @@ pub struct ListParams {
     after: Option<DateTime<Utc>>,
     /// Only memories that occurred before this time (RFC 3339).
     before: Option<DateTime<Utc>>,
+    /// Only memories valid at this time (RFC 3339); default: all, current
+    /// or not (docs/FACTS.md).
+    as_of: Option<DateTime<Utc>>,
     /// 1 to 1000; default 50.
     limit: Option<usize>,
     /// `next_cursor` of the previous page.
@@ -118,7 +121,9 @@ pub async fn get(
     Ok(Json(s.engine.get(&p.tenant_id, &id).await?))
 }
 
-/// Change a memory's content, labels, metadata, importance or kind.
+/// Change a memory's content, labels, metadata, importance, kind or
+/// validity in place (a correction); a change in the world is a new
+/// version (`POST /v1/memories/{id}/versions`).
 #[utoipa::path(patch, path = "/v1/memories/{id}", tag = "memories", request_body = MemoryPatch,
     security(("tenant_key" = ["write"])), params(("id" = String, Path)),
     responses((status = 200, body = Memory), (status = 400, body = Problem), (status = 404, body = Problem)))]
@@ -161,6 +166,7 @@ pub async fn list(
         labels: q.label.into_iter().collect(),
         after: q.after,
         before: q.before,
+        valid_at: q.as_of,
     };
     Ok(Json(
         s.engine

@@ -1,6 +1,7 @@
 //! The route table. Handlers are grouped by who may call them.
 
 pub mod admin;
+pub mod facts;
 pub mod memories;
 pub mod ops;
 pub mod retrieval;
@@ -39,6 +40,8 @@ pub fn routes() -> Router<AppState> {
                 .patch(memories::update)
                 .delete(memories::delete),
         )
+        .route("/v1/memories/{id}/versions", post(facts::new_version))
+        .route("/v1/memories/{id}/history", get(facts::history))
         .route("/v1/search", post(retrieval::search))
         .route("/v1/context", post(retrieval::context))
 }

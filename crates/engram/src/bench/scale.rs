@@ -185,6 +185,7 @@ pub async fn run(
                 ..Default::default()
             },
             embedding: with_vector.then_some(vector),
+            as_of: None,
         }
     };
     let mut lat = Vec::with_capacity(queries);
