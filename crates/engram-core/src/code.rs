@@ -201,6 +201,7 @@ mod tests {
                 "idempotency_key_reused",
                 "idempotency_key_in_flight",
                 "idempotency_key_spent",
+                "version_conflict",
                 "store_not_empty",
                 "rate_limited",
                 "unavailable",

@@ -93,19 +93,25 @@ impl Inner {
             }
             let mut added = Vec::with_capacity(records.len());
             {
-                let mut ins = tx
-                    .prepare_cached(&insert_sql())
-                    .map_err(sql_err)?;
+                let mut ins = tx.prepare_cached(&insert_sql()).map_err(sql_err)?;
                 let mut log = tx
                     .prepare_cached("INSERT INTO index_log(tenant_seq, mem_rowid) VALUES (?, ?)")
                     .map_err(sql_err)?;
                 for r in &records {
-                    let mut values = vec![Value::Text(r.memory.id.clone()), Value::Text(tenant_id.to_string())];
+                    let mut values = vec![
+                        Value::Text(r.memory.id.clone()),
+                        Value::Text(tenant_id.to_string()),
+                    ];
                     values.extend(memory_values(&r.memory)?);
                     values.push(Value::Blob(vector_to_blob(&r.embedding)));
                     ins.execute(params_from_iter(values)).map_err(|e| match e {
-                        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                            Error::conflict(Code::MemoryIdTaken, format!("a memory with id {} already exists", r.memory.id))
+                        rusqlite::Error::SqliteFailure(f, _)
+                            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+                        {
+                            Error::conflict(
+                                Code::MemoryIdTaken,
+                                format!("a memory with id {} already exists", r.memory.id),
+                            )
                         }
                         e => sql_err(e),
                     })?;
@@ -206,22 +212,28 @@ impl Inner {
             let mut values = memory_values(m)?;
             values.push(Value::Integer(rowid));
             tx.execute(&update_sql(), params_from_iter(values))
-            .map_err(sql_err)?;
+                .map_err(sql_err)?;
             if let Some(e) = &embedding {
-                tx.execute("UPDATE memories SET embedding = ? WHERE rowid = ?", params![vector_to_blob(e), rowid])
-                    .map_err(sql_err)?;
+                tx.execute(
+                    "UPDATE memories SET embedding = ? WHERE rowid = ?",
+                    params![vector_to_blob(e), rowid],
+                )
+                .map_err(sql_err)?;
             }
             // Logged even when only the catalogued fields changed, so a
             // crash before the next save replays them too.
-            tx.execute("INSERT INTO index_log(tenant_seq, mem_rowid) VALUES (?, ?)", params![seq, rowid])
-                .map_err(sql_err)?;
+            tx.execute(
+                "INSERT INTO index_log(tenant_seq, mem_rowid) VALUES (?, ?)",
+                params![seq, rowid],
+            )
+            .map_err(sql_err)?;
             tx.commit().map_err(sql_err)?;
             match embedding {
                 Some(embedding) => {
                     let record = Record {
-                            memory: m.clone(),
-                            embedding,
-                        };
+                        memory: m.clone(),
+                        embedding,
+                    };
                     indexes.upsert(seq, &[(rowid, &record)])?;
                 }
                 None => indexes.recatalog(seq, rowid, m)?,

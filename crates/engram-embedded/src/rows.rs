@@ -172,8 +172,12 @@ pub fn memory_values(m: &Memory) -> Result<Vec<Value>> {
         Value::Integer(micros(m.occurred_at)),
         Value::Integer(micros(m.created_at)),
         Value::Integer(micros(m.updated_at)),
-        m.temporal.valid_from.map_or(Value::Null, |t| Value::Integer(micros(t))),
-        m.temporal.valid_to.map_or(Value::Null, |t| Value::Integer(micros(t))),
+        m.temporal
+            .valid_from
+            .map_or(Value::Null, |t| Value::Integer(micros(t))),
+        m.temporal
+            .valid_to
+            .map_or(Value::Null, |t| Value::Integer(micros(t))),
         Value::Text(serde_json::to_string(&m.temporal.sources).map_err(Error::internal)?),
         Value::Integer(i64::from(m.temporal.version)),
         opt(&m.temporal.version_of),

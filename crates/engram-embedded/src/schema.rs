@@ -268,7 +268,7 @@ mod tests {
              DELETE FROM tenants WHERE id = 'c';"
         ))
         .unwrap();
-        assert_eq!(migrate(&mut conn, dir.path()).unwrap(), 1);
+        assert_eq!(migrate_to(&mut conn, dir.path(), 3).unwrap(), 1);
 
         let sql: String = conn
             .query_row(
@@ -321,5 +321,28 @@ mod tests {
         assert_eq!(next_seq_after_upgrading(1, None), 3, "past the tenants");
         assert_eq!(next_seq_after_upgrading(11, None), 12, "past the log");
         assert_eq!(next_seq_after_upgrading(11, Some(14)), 15, "past the files");
+    }
+
+    #[test]
+    fn rows_written_before_facts_read_back_always_valid_uncited_version_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, dir.path(), 3).unwrap();
+        conn.execute_batch(
+            "INSERT INTO tenants(id, name, created_at) VALUES ('t', 'T', 0);
+             INSERT INTO memories(id, tenant_id, content, kind, labels, metadata, importance, \
+             occurred_at, created_at, updated_at, embedding) \
+             VALUES ('m', 't', 'old', 'semantic', '[]', '{}', 0.5, 1, 1, 1, x'0000803f');",
+        )
+        .unwrap();
+        assert!(migrate(&mut conn, dir.path()).unwrap() >= 1);
+        let m = conn
+            .query_row(
+                &format!("SELECT {} FROM memories m", crate::rows::COLUMNS),
+                [],
+                crate::rows::memory_from_row,
+            )
+            .unwrap();
+        assert_eq!(m.temporal, engram_core::temporal::Temporal::default());
     }
 }

@@ -123,10 +123,7 @@ impl Engine {
         items: impl IntoIterator<Item = (String, &'a [String])>,
     ) -> Result<()> {
         let items: Vec<(String, &[String])> = items.into_iter().collect();
-        let mut wanted: Vec<String> = items
-            .iter()
-            .flat_map(|(_, s)| s.iter().cloned())
-            .collect();
+        let mut wanted: Vec<String> = items.iter().flat_map(|(_, s)| s.iter().cloned()).collect();
         dedup(&mut wanted);
         if wanted.is_empty() {
             return Ok(());
@@ -139,7 +136,11 @@ impl Engine {
             .map(|r| r.memory.id)
             .collect();
         for (at, sources) in &items {
-            if let Some((i, s)) = sources.iter().enumerate().find(|(_, s)| !found.contains(*s)) {
+            if let Some((i, s)) = sources
+                .iter()
+                .enumerate()
+                .find(|(_, s)| !found.contains(*s))
+            {
                 return Err(Error::invalid(
                     format!("{at}sources[{i}]"),
                     format!("memory {s} does not exist; cite memories already written"),

@@ -4,8 +4,8 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use engram_core::memory::MAX_BATCH;
-use engram_core::temporal::validate_range;
 use engram_core::query::{Cursor, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, Page, validate_limit};
+use engram_core::temporal::validate_range;
 use engram_core::{Code, Error, Filter, Memory, MemoryPatch, NewMemory, Result};
 use engram_store::{Idempotency, InsertOutcome, Listing, Record};
 
@@ -53,7 +53,8 @@ impl Engine {
                 ));
             }
         }
-        self.check_new_sources(tenant, &items, &field_prefix).await?;
+        self.check_new_sources(tenant, &items, &field_prefix)
+            .await?;
         let mut embedded = self.embed_new(tenant, &items).await?.into_iter();
         let now = Utc::now();
         items

@@ -48,6 +48,10 @@ fn record(rng: &mut StdRng) -> Record {
         kind: [Kind::Episodic, Kind::Semantic][rng.random_range(0..2)],
         labels: labels(rng),
         occurred_at: Some(day(rng.random_range(0..20))),
+        // Open or bounded on either side, on whole days so that a filter's
+        // instant often falls exactly on a bound.
+        valid_from: rng.random_bool(0.5).then(|| day(rng.random_range(0..10))),
+        valid_to: rng.random_bool(0.5).then(|| day(rng.random_range(10..20))),
         ..Default::default()
     };
     let mut embedding: Vec<f32> = (0..DIM).map(|_| rng.random_range(-1.0..1.0)).collect();
@@ -83,6 +87,7 @@ fn filter(rng: &mut StdRng) -> Filter {
         },
         after,
         before: rng.random_bool(0.3).then(|| day(rng.random_range(10..21))),
+        valid_at: rng.random_bool(0.4).then(|| day(rng.random_range(0..21))),
     }
 }
 
