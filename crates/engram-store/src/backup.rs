@@ -198,3 +198,41 @@ async fn flush(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use engram_core::temporal::Temporal;
+
+    /// A memory line as backups made before facts wrote it: it restores as
+    /// always valid, uncited, version 1; a line of today round-trips.
+    #[test]
+    fn memory_lines_without_temporal_fields_still_restore() {
+        let old = r#"{"type":"memory","tenant_id":"t","id":"m","content":"c","kind":"semantic",
+            "user_id":null,"agent_id":null,"session_id":null,"role":null,"labels":[],
+            "metadata":{},"importance":0.5,"occurred_at":"2024-01-01T00:00:00Z",
+            "created_at":"2024-01-01T00:00:00Z","updated_at":"2024-01-01T00:00:00Z",
+            "embedding":[1.0]}"#;
+        let Line::Memory { mut memory, .. } = serde_json::from_str(old).unwrap() else {
+            panic!("not a memory line")
+        };
+        assert_eq!(memory.temporal, Temporal::default());
+        memory.temporal = Temporal {
+            valid_from: Some("2024-01-01T00:00:00Z".parse().unwrap()),
+            valid_to: Some("2024-02-01T00:00:00Z".parse().unwrap()),
+            sources: vec!["a".into()],
+            version: 2,
+            version_of: Some("f".into()),
+        };
+        let line = Line::Memory {
+            tenant_id: "t".into(),
+            memory: memory.clone(),
+            embedding: vec![1.0],
+        };
+        let back: Line = serde_json::from_str(&serde_json::to_string(&line).unwrap()).unwrap();
+        let Line::Memory { memory: back, .. } = back else {
+            panic!("not a memory line")
+        };
+        assert_eq!(back, memory);
+    }
+}

@@ -34,11 +34,23 @@ fn backup_then_restore_into_a_fresh_data_dir() {
                  "metadata": { "source": "chat", "turn": 3 }, "importance": 0.9,
                  "occurred_at": "2023-05-06T07:08:09.123456Z" }),
     );
-    s.add_text(
+    let tennis = s.add_text(
         &k1,
         "alice",
         "Alice plays tennis with her sister every Sunday.",
     );
+    // A fact with a second version (its first kept as a memory of its
+    // own) and cited sources: validity, sources and lineage come along.
+    let bakery = s
+        .post(
+            &format!("/v1/memories/{}/versions", bakery["id"].as_str().unwrap()),
+            &k1,
+            &json!({ "content": "Alice runs the Acme bakery on Main Street.",
+                     "valid_from": "2024-01-01T00:00:00Z", "sources": [tennis] }),
+        )
+        .expect(201)
+        .clone();
+    assert_eq!(bakery["version"], json!(2));
     let r = s.post(
         "/v1/memories/batch",
         &k1,
@@ -66,7 +78,7 @@ fn backup_then_restore_into_a_fresh_data_dir() {
         .clone();
     let mem1 = by_id(s.list_all(&k1, ""));
     let mem2 = by_id(s.list_all(&k2, ""));
-    assert_eq!((mem1.len(), mem2.len()), (4, 2));
+    assert_eq!((mem1.len(), mem2.len()), (5, 2));
 
     // Back up the live server's store.
     let file = work.path().join("engram-backup.jsonl.gz");

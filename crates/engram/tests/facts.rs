@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 /// Every memory valid at `as_of` (now when `Null`) in vector mode with a
 /// limit above the tenant's size: what validity leaves in, whatever ranks.
 fn valid(s: &Server, key: &str, as_of: Value) -> HashSet<String> {
-    let mut body = json!({ "query": "where does she live and work", "mode": "vector", "limit": 100 });
+    let mut body =
+        json!({ "query": "where does she live and work", "mode": "vector", "limit": 100 });
     if !as_of.is_null() {
         body["as_of"] = as_of;
     }
@@ -53,7 +54,11 @@ fn facts_hold_for_a_time_keep_their_versions_and_cite_their_sources() {
     assert_eq!(lisbon["sources"], json!([id(&said)]));
     assert_eq!(lisbon["version_of"], Value::Null);
     let read = s.get(&format!("/v1/memories/{}", id(&lisbon)), &key);
-    assert_eq!(read.expect(200), &lisbon, "a read returns what the write did");
+    assert_eq!(
+        read.expect(200),
+        &lisbon,
+        "a read returns what the write did"
+    );
 
     // --- Bad temporal input names its field.
     s.post(
@@ -87,7 +92,10 @@ fn facts_hold_for_a_time_keep_their_versions_and_cite_their_sources() {
         &json!({ "query": "x", "as_of": "yesterday" }),
     )
     .expect_problem(400, Some("as_of"));
-    assert_eq!(valid(&s, &key, Value::Null), ids(&[&id(&said), &id(&lisbon)]));
+    assert_eq!(
+        valid(&s, &key, Value::Null),
+        ids(&[&id(&said), &id(&lisbon)])
+    );
 
     // --- The move: the old fact is invalidated (kept), the new one holds.
     let moved = s.add(
@@ -107,15 +115,24 @@ fn facts_hold_for_a_time_keep_their_versions_and_cite_their_sources() {
                  "valid_from": "2024-06-01T09:00:00Z", "sources": [id(&moved)] }),
     );
     let now = valid(&s, &key, Value::Null);
-    assert!(now.contains(&id(&porto)) && !now.contains(&id(&lisbon)), "{now:?}");
+    assert!(
+        now.contains(&id(&porto)) && !now.contains(&id(&lisbon)),
+        "{now:?}"
+    );
     let then = valid(&s, &key, json!("2023-01-01T00:00:00Z"));
-    assert!(then.contains(&id(&lisbon)) && !then.contains(&id(&porto)), "{then:?}");
+    assert!(
+        then.contains(&id(&lisbon)) && !then.contains(&id(&porto)),
+        "{then:?}"
+    );
     // valid_to is exclusive, valid_from inclusive: at the instant of the
     // move only the new fact holds.
     let at_move = valid(&s, &key, json!("2024-06-01T09:00:00Z"));
     assert!(at_move.contains(&id(&porto)) && !at_move.contains(&id(&lisbon)));
     let before = valid(&s, &key, json!("2019-06-01T00:00:00Z"));
-    assert!(!before.contains(&id(&lisbon)), "not valid before valid_from");
+    assert!(
+        !before.contains(&id(&lisbon)),
+        "not valid before valid_from"
+    );
     // Nothing was deleted: the list still holds both, `as_of` narrows it.
     let all = ids_of(&s.list_all(&key, "user_id=alice&kind=semantic"));
     assert_eq!(all.len(), 2);
@@ -169,7 +186,10 @@ fn facts_hold_for_a_time_keep_their_versions_and_cite_their_sources() {
     assert_eq!(earlier["valid_to"], json!("2023-03-01T00:00:00Z"));
     assert_eq!(versions[1], globex, "the current version last, as read");
     let by_earlier = s.get(&format!("/v1/memories/{}/history", id(earlier)), &key);
-    assert_eq!(by_earlier.expect(200)["versions"].as_array().unwrap(), &versions);
+    assert_eq!(
+        by_earlier.expect(200)["versions"].as_array().unwrap(),
+        &versions
+    );
     let now = valid(&s, &key, Value::Null);
     assert!(now.contains(&id(&acme)) && !now.contains(&id(earlier)));
     let then = valid(&s, &key, json!("2022-01-01T00:00:00Z"));
@@ -193,9 +213,14 @@ fn facts_hold_for_a_time_keep_their_versions_and_cite_their_sources() {
         &json!({ "content": " " }),
     )
     .expect_problem(400, Some("content"));
-    s.post("/v1/memories/nope/versions", &key, &json!({ "content": "x" }))
+    s.post(
+        "/v1/memories/nope/versions",
+        &key,
+        &json!({ "content": "x" }),
+    )
+    .expect_problem(404, None);
+    s.get("/v1/memories/nope/history", &key)
         .expect_problem(404, None);
-    s.get("/v1/memories/nope/history", &key).expect_problem(404, None);
     // A third version: the history grows, in order.
     let third = s.post(
         &format!("/v1/memories/{}/versions", id(&acme)),
@@ -212,7 +237,11 @@ fn facts_hold_for_a_time_keep_their_versions_and_cite_their_sources() {
         .collect();
     assert_eq!(
         contents,
-        [json!("Alice works at Acme."), json!("Alice works at Globex."), json!("Alice works at Initech.")]
+        [
+            json!("Alice works at Acme."),
+            json!("Alice works at Globex."),
+            json!("Alice works at Initech.")
+        ]
     );
 
     // --- Summaries and reflections are kinds of their own.
@@ -227,8 +256,14 @@ fn facts_hold_for_a_time_keep_their_versions_and_cite_their_sources() {
         &json!({ "content": "Alice changes jobs every two years.", "kind": "reflection",
                  "sources": [id(&acme)] }),
     );
-    assert_eq!(ids_of(&s.list_all(&key, "kind=summary")), vec![id(&summary)]);
-    assert_eq!(ids_of(&s.list_all(&key, "kind=reflection")), vec![id(&reflection)]);
+    assert_eq!(
+        ids_of(&s.list_all(&key, "kind=summary")),
+        vec![id(&summary)]
+    );
+    assert_eq!(
+        ids_of(&s.list_all(&key, "kind=reflection")),
+        vec![id(&reflection)]
+    );
 
     // --- The tenant wall: nothing of it is seen, cited or versioned.
     let other = s.create_tenant("facts-other");
