@@ -29,6 +29,39 @@ fn id(m: &Value) -> String {
     m["id"].as_str().unwrap().to_string()
 }
 
+/// Every `$ref` under `v`.
+fn refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                out.push(r.clone());
+            }
+            m.values().for_each(|x| refs(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn the_openapi_document_declares_the_temporal_routes_and_fields() {
+    let s = Server::start(Opts::default());
+    let doc = s.get_open("/openapi.json").expect(200).clone();
+    assert!(doc["paths"]["/v1/memories/{id}/versions"]["post"].is_object());
+    assert!(doc["paths"]["/v1/memories/{id}/history"]["get"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    for r in all {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(schemas[name].is_object(), "{r} does not resolve");
+    }
+    let text = doc.to_string();
+    for field in ["valid_from", "valid_to", "sources", "version_of", "as_of"] {
+        assert!(text.contains(field), "{field} is not in the document");
+    }
+}
+
 #[test]
 fn facts_hold_for_a_time_keep_their_versions_and_cite_their_sources() {
     let s = Server::start(Opts::default());
