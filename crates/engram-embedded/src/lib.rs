@@ -9,6 +9,7 @@
 mod binary;
 mod catalog;
 mod indexes;
+mod jobs;
 mod memories;
 mod per_tenant;
 mod rows;

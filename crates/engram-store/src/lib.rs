@@ -14,6 +14,9 @@
 //! backend holding them in memory reads only the winners' rows.
 
 pub mod backup;
+pub mod jobs;
+#[cfg(feature = "testing")]
+pub mod jobs_conformance;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -140,7 +143,7 @@ pub enum Throttle {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: jobs::JobStore + Send + Sync {
     /// Backend name for logs and `/ready`.
     fn backend(&self) -> &'static str;
 
