@@ -90,7 +90,7 @@ codes! {
     TenantOnly = "tenant_only", 403, No,
         "The route reads or writes memories and needs a tenant key; the admin key manages tenants and keys only.";
     NotFound = "not_found", 404, No,
-        "The memory, tenant or key does not exist (ids of other tenants are not found either); `detail` names it.";
+        "The memory, tenant, key or job does not exist (ids of other tenants are not found either); `detail` names it.";
     RouteNotFound = "route_not_found", 404, No,
         "No route has this path; the routes are listed at `GET /openapi.json`.";
     MethodNotAllowed = "method_not_allowed", 405, No,
@@ -119,6 +119,10 @@ codes! {
         "Stored data cannot be read back as it was written (changed outside engram, or by a bug); the server log names the row or file.";
     Internal = "internal", 500, Error,
         "A bug or an unexpected fault, never caused by the request; the server log has the details.";
+    LlmNotConfigured = "llm_not_configured", 409, No,
+        "The request needs an LLM and the server has none: set `ENGRAM_LLM_URL` and `ENGRAM_LLM_MODEL` and restart (docs/LLM.md); everything else works without one.";
+    BudgetExceeded = "budget_exceeded", 402, No,
+        "A hard budget of the tenant (or of its `X-Project-ID` project) is used up; `detail` names the budget and when it resets. Wait for the reset or ask the admin to raise it (docs/BUDGETS.md).";
 }
 
 /// A code is sent as its name.
@@ -208,6 +212,8 @@ mod tests {
                 "timeout",
                 "inconsistent_storage",
                 "internal",
+                "llm_not_configured",
+                "budget_exceeded",
             ]
         );
     }

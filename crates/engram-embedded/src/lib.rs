@@ -10,6 +10,7 @@ mod binary;
 mod catalog;
 mod facts;
 mod indexes;
+mod jobs;
 mod memories;
 mod per_tenant;
 mod rows;

@@ -82,7 +82,33 @@ const MIGRATIONS: &[Migration] = &[
     Migration::Code(drop_fts_tables),
     // 3: tenant seqs are never handed out twice.
     Migration::Code(never_reuse_tenant_seqs),
-    // 4 (facts): validity, sources and versions; rows written before read
+    // 4: the durable job queue (jobs.rs). Times in µs like every table.
+    Migration::Sql(
+        "
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        dedupe_key TEXT,
+        attempts INTEGER NOT NULL,
+        max_attempts INTEGER NOT NULL,
+        last_error TEXT,
+        result TEXT,
+        run_after INTEGER NOT NULL,
+        lease_until INTEGER,
+        claim TEXT,
+        worker TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    -- What a claim scans: due work by time.
+    CREATE INDEX jobs_due ON jobs(status, run_after);
+    CREATE INDEX jobs_tenant ON jobs(tenant_id, kind, dedupe_key);
+    ",
+    ),
+    // 5 (facts): validity, sources and versions; rows written before read
     // as always valid, uncited, version 1.
     Migration::Sql(
         "

@@ -11,6 +11,8 @@
 mod auth;
 mod facts;
 mod ingest;
+mod llm;
+pub mod metering;
 mod rerank;
 mod retrieve;
 mod session_context;
@@ -22,12 +24,15 @@ use engram_core::cancel::Cancel;
 use engram_core::fusion::Fusion;
 use engram_core::{Error, Result};
 use engram_embed::{Embedder, Reranker, TokenCounter};
+use engram_llm::Llm;
 use engram_store::Store;
 use serde::{Deserialize, Serialize};
 
 pub use auth::{Principal, hash_secret};
 pub use engram_core as core;
+pub use engram_llm as llm_client;
 pub use engram_store::{Record, Throttle};
+pub use llm::Spend;
 
 /// How results are ranked. Every field has a measured default; see
 /// docs/BENCHMARKS.md for what the alternatives score.
@@ -84,6 +89,8 @@ pub struct Engine {
     reranker: Option<Arc<Reranker>>,
     config: RetrievalConfig,
     search_timeout: Option<Duration>,
+    llm: Option<Arc<dyn Llm>>,
+    prices: metering::Prices,
 }
 
 impl Engine {
@@ -105,6 +112,8 @@ impl Engine {
             reranker: None,
             config,
             search_timeout: None,
+            llm: None,
+            prices: metering::Prices::default(),
         })
     }
 
@@ -112,6 +121,12 @@ impl Engine {
     /// `rerank_candidates` > 0).
     pub fn with_reranker(mut self, reranker: Arc<Reranker>) -> Engine {
         self.reranker = Some(reranker);
+        self
+    }
+
+    /// Prices the metered calls (`ENGRAM_PRICES`).
+    pub fn with_prices(mut self, prices: metering::Prices) -> Engine {
+        self.prices = prices;
         self
     }
 

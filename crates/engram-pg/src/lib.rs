@@ -21,6 +21,7 @@
 //! [`space`] (the embedding space) and [`limiter`].
 
 mod facts;
+mod jobs;
 mod lexical;
 mod limiter;
 mod memories;

@@ -136,7 +136,43 @@ const MIGRATIONS: &[&str] = &[
         USING (tenant_id = current_setting('engram.tenant', true))
         WITH CHECK (tenant_id = current_setting('engram.tenant', true));
     "#,
-    // 2 (facts): validity, sources and versions; rows written before read as
+    // 2: the durable job queue (jobs.rs). Row-level security as for
+    // memories, except that a worker's claim (and the queue-depth count)
+    // sets `engram.jobs = 'claim'` to see every tenant's due jobs: work is
+    // claimed before its tenant is known.
+    r#"
+    CREATE TABLE jobs (
+        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        id text COLLATE "C" NOT NULL,
+        kind text NOT NULL,
+        payload jsonb NOT NULL,
+        status text NOT NULL,
+        dedupe_key text,
+        attempts integer NOT NULL,
+        max_attempts integer NOT NULL,
+        last_error text,
+        result jsonb,
+        run_after timestamptz NOT NULL,
+        lease_until timestamptz,
+        claim text,
+        worker text,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX jobs_due ON jobs (status, run_after);
+    -- One unfinished job per tenant, kind and dedupe key.
+    CREATE UNIQUE INDEX jobs_dedupe ON jobs (tenant_id, kind, dedupe_key)
+        WHERE status NOT IN ('done', 'dead');
+    ALTER TABLE jobs ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE jobs FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON jobs
+        USING (tenant_id = current_setting('engram.tenant', true)
+               OR current_setting('engram.jobs', true) = 'claim')
+        WITH CHECK (tenant_id = current_setting('engram.tenant', true)
+               OR current_setting('engram.jobs', true) = 'claim');
+    "#,
+    // 3 (facts): validity, sources and versions; rows written before read as
     // always valid, uncited, version 1.
     r#"
     ALTER TABLE memories ADD COLUMN valid_from timestamptz;

@@ -17,6 +17,13 @@ async fn filters_pick_exactly_what_they_match() {
 }
 
 #[tokio::test]
+async fn the_job_queue_meets_the_contract() {
+    let db = pg::Database::new();
+    let store = PgStore::connect(&db.url, 2).await.expect("connecting");
+    engram_store::jobs_conformance::job_queue_contract(&store).await;
+}
+
+#[tokio::test]
 async fn bm25_in_sql_is_the_engine_formula() {
     let db = pg::Database::new();
     let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)

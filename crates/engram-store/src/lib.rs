@@ -15,6 +15,9 @@
 
 pub mod backup;
 pub mod facts;
+pub mod jobs;
+#[cfg(feature = "testing")]
+pub mod jobs_conformance;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -141,7 +144,7 @@ pub enum Throttle {
 }
 
 #[async_trait]
-pub trait Store: facts::FactStore + Send + Sync {
+pub trait Store: facts::FactStore + jobs::JobStore + Send + Sync {
     /// Backend name for logs and `/ready`.
     fn backend(&self) -> &'static str;
 

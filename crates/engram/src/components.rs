@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use engram_embed::{Embedder, HttpEmbedder, HttpFlavor, OnnxEmbedder, Reranker, TokenCounter};
 use engram_embedded::EmbeddedStore;
 use engram_engine::Engine;
+use engram_engine::llm_client::{Backoff, Llm, OpenAiLlm, OpenAiLlmConfig};
 use engram_pg::PgStore;
 use engram_store::Store;
 
@@ -96,6 +97,40 @@ fn load_reranker(c: &Config) -> anyhow::Result<Option<Arc<Reranker>>> {
     Ok(Some(Arc::new(r)))
 }
 
+/// The LLM client when `ENGRAM_LLM_URL` is set. Nothing is sent until a
+/// feature needs it: an LLM that is down must not stop the server, whose
+/// searches and writes never wait for it.
+fn load_llm(c: &Config) -> anyhow::Result<Option<Arc<dyn Llm>>> {
+    let Some(url) = &c.llm_url else {
+        if c.llm_model.is_some() {
+            bail!(
+                "ENGRAM_LLM_MODEL is set but ENGRAM_LLM_URL is not: set both to use an LLM, or neither"
+            );
+        }
+        return Ok(None);
+    };
+    let model = c.llm_model.clone().context(
+        "ENGRAM_LLM_URL is set but ENGRAM_LLM_MODEL is not: name the model the API serves (docs/LLM.md)",
+    )?;
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        bail!("ENGRAM_LLM_URL={url} is not an http:// or https:// URL");
+    }
+    let llm = OpenAiLlm::new(OpenAiLlmConfig {
+        url: url.clone(),
+        model,
+        api_key: c.llm_api_key.clone(),
+        timeout: Duration::from_secs(c.llm_timeout_seconds),
+        retries: c.llm_retries,
+        backoff: Backoff::default(),
+    })?;
+    tracing::info!(
+        endpoint = llm.endpoint(),
+        model = llm.model(),
+        "LLM configured"
+    );
+    Ok(Some(Arc::new(llm)))
+}
+
 /// Store, embedder, tokenizer and engine, ready to serve.
 pub async fn engine(c: &Config) -> anyhow::Result<Arc<Engine>> {
     let store = open_store(c).await?;
@@ -114,5 +149,8 @@ pub async fn engine(c: &Config) -> anyhow::Result<Arc<Engine>> {
     if let Some(r) = reranker {
         engine = engine.with_reranker(r);
     }
-    Ok(Arc::new(engine))
+    if let Some(llm) = load_llm(c)? {
+        engine = engine.with_llm(llm);
+    }
+    Ok(Arc::new(engine.with_prices(c.prices.clone())))
 }

@@ -14,6 +14,7 @@ use std::str::FromStr;
 use clap::ValueEnum;
 use engram_engine::RetrievalConfig;
 use engram_engine::core::fusion::Fusion;
+use engram_engine::metering::Prices;
 
 pub use layers::parse;
 
@@ -106,6 +107,28 @@ pub struct Config {
     /// Query + memory tokens the cross-encoder reads; longer pairs are cut
     #[arg(long, env = "ENGRAM_RERANK_MAX_TOKENS", default_value_t = 128)]
     pub rerank_max_tokens: usize,
+    /// Base URL of an OpenAI-compatible chat API (with or without `/v1`),
+    /// e.g. `http://127.0.0.1:11434/v1` for Ollama; unset, the features
+    /// that need an LLM answer 409 and everything else works as without
+    #[arg(long, env = "ENGRAM_LLM_URL")]
+    pub llm_url: Option<String>,
+    /// The model the LLM API is asked for (needed with ENGRAM_LLM_URL)
+    #[arg(long, env = "ENGRAM_LLM_MODEL")]
+    pub llm_model: Option<String>,
+    /// Bearer key for the LLM API
+    #[arg(long, env = "ENGRAM_LLM_API_KEY", hide_env_values = true)]
+    pub llm_api_key: Option<String>,
+    /// Bound on one LLM call (a local CPU model writes ~10 tokens/s)
+    #[arg(long, env = "ENGRAM_LLM_TIMEOUT_SECONDS", default_value_t = 120, value_parser = at_least(1u64))]
+    pub llm_timeout_seconds: u64,
+    /// Retries of an LLM call that failed on a connection error, 429 or 5xx
+    /// (exponential backoff from 0.5 s to 8 s)
+    #[arg(long, env = "ENGRAM_LLM_RETRIES", default_value_t = 3)]
+    pub llm_retries: u32,
+    /// Prices for usage metering, USD per million tokens in/out, per model:
+    /// `model=IN/OUT,model=IN/OUT` (a model not listed costs 0)
+    #[arg(long, env = "ENGRAM_PRICES", default_value = "", value_parser = prices)]
+    pub prices: Prices,
     #[command(flatten)]
     tuning: Tuning,
     /// The `[retrieval]` table of engram.toml with `tuning` applied.
@@ -226,4 +249,8 @@ fn log_filter(s: &str) -> Result<String, String> {
         .parse(s)
         .map(|_| s.to_owned())
         .map_err(|e| format!("{e}; a filter like `info` or `engram=debug,info`"))
+}
+
+fn prices(s: &str) -> Result<Prices, String> {
+    s.parse()
 }
