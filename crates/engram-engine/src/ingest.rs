@@ -35,7 +35,7 @@ fn fingerprint(items: &[NewMemory]) -> Result<String> {
 impl Engine {
     /// Validates, embeds (unless vectors are supplied) and stores memories,
     /// all or none.
-    async fn prepare(
+    pub(crate) async fn prepare(
         &self,
         tenant: &str,
         items: Vec<NewMemory>,

@@ -11,6 +11,7 @@
 mod auth;
 mod facts;
 mod ingest;
+pub mod intelligence;
 mod llm;
 pub mod metering;
 mod rerank;

@@ -115,7 +115,7 @@ impl Engine {
         })
     }
 
-    async fn retrieve(
+    pub(crate) async fn retrieve(
         &self,
         tenant: &str,
         query: &str,

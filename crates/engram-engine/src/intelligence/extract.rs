@@ -1,0 +1,320 @@
+//! Fact extraction (docs/FACTS.md): from new memories, atomic facts of
+//! kind `semantic`, each reconciled with the nearest facts already known
+//! in the same scope (user and agent): added, written as a new version of
+//! a fact it refines, or added while the fact it contradicts is
+//! invalidated from the time of the message. Never a delete.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use engram_core::memory::MAX_CONTENT_CHARS;
+use engram_core::query::SearchMode;
+use engram_core::temporal::NewVersion;
+use engram_core::{Error, Filter, Kind, Memory, MemoryPatch, NewMemory, Result};
+use engram_llm::Prompt;
+use engram_store::{Idempotency, InsertOutcome};
+
+use super::prompts::{FACTS, FACTS_SCHEMA, FACTS_SYSTEM, FACTS_VERSION};
+use crate::{Engine, Spend};
+
+/// Known facts shown to the LLM beside the new messages: the nearest few
+/// are the ones a new fact can repeat, refine or contradict, and each costs
+/// prompt tokens (~10) on a model that reads ~100 tokens/s.
+const KNOWN: usize = 8;
+/// Facts one call may produce: a message rarely states more, and each is
+/// ~20 output tokens, ~2 s at 10 tokens/s.
+const MAX_FACTS: usize = 12;
+const MAX_TOKENS: u32 = 400;
+
+/// What one extraction did, kept as its job's result.
+#[derive(Debug, Default, Serialize, PartialEq)]
+pub struct Extraction {
+    pub prompt: String,
+    pub added: Vec<String>,
+    pub versioned: Vec<String>,
+    pub invalidated: Vec<String>,
+    pub known: usize,
+    /// Proposals dropped: an action naming no known fact, an empty or
+    /// oversized fact, more than [`MAX_FACTS`].
+    pub ignored: usize,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// One proposal of the LLM, checked.
+enum Proposal {
+    Add(String),
+    Version(usize, String),
+    Replace(usize, String),
+    Known,
+}
+
+fn proposals(json: Option<&Value>, known: usize) -> (Vec<Proposal>, usize) {
+    let items = json
+        .and_then(|j| j.get("facts"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut ignored = items.len().saturating_sub(MAX_FACTS);
+    let mut out = Vec::new();
+    for item in items.into_iter().take(MAX_FACTS) {
+        let fact = item["fact"].as_str().unwrap_or("").trim().to_string();
+        let target = item["target"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| (1..=known).contains(n))
+            .map(|n| n - 1);
+        let ok = !fact.is_empty() && fact.chars().count() <= MAX_CONTENT_CHARS;
+        let p = match (item["action"].as_str(), target) {
+            (Some("known"), Some(_)) => Some(Proposal::Known),
+            (Some("update"), Some(t)) if ok => Some(Proposal::Version(t, fact)),
+            (Some("replace"), Some(t)) if ok => Some(Proposal::Replace(t, fact)),
+            // An action on no known fact is an addition.
+            (Some("add" | "update" | "replace"), _) if ok => Some(Proposal::Add(fact)),
+            _ => None,
+        };
+        match p {
+            Some(p) => out.push(p),
+            None => ignored += 1,
+        }
+    }
+    (out, ignored)
+}
+
+fn day(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+impl Engine {
+    /// Extracts facts from the memories `ids` (those that still exist)
+    /// for one job, `job_id` keeping a repeated run from adding them twice.
+    pub async fn extract_facts(
+        &self,
+        tenant: &str,
+        project: Option<&str>,
+        ids: &[String],
+        job_id: &str,
+    ) -> Result<Extraction> {
+        let mut sources: Vec<Memory> = self
+            .store
+            .get_records(tenant, ids)
+            .await?
+            .into_iter()
+            .map(|r| r.memory)
+            .collect();
+        sources.sort_by_key(|m| (m.occurred_at, m.id.clone()));
+        let mut report = Extraction {
+            prompt: format!("{FACTS}/{FACTS_VERSION}"),
+            ..Default::default()
+        };
+        // One call per scope: a batch may carry several users' messages,
+        // and a fact is reconciled with its own user's facts only.
+        let mut scopes: HashMap<(Option<String>, Option<String>), Vec<Memory>> = HashMap::new();
+        for m in sources {
+            scopes
+                .entry((m.user_id.clone(), m.agent_id.clone()))
+                .or_default()
+                .push(m);
+        }
+        let mut scopes: Vec<_> = scopes.into_iter().collect();
+        scopes.sort_by(|a, b| a.0.cmp(&b.0));
+        for (i, ((user, agent), messages)) in scopes.into_iter().enumerate() {
+            let key = format!("facts:{job_id}:{i}");
+            self.extract_scope(tenant, project, user, agent, &messages, &key, &mut report)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn extract_scope(
+        &self,
+        tenant: &str,
+        project: Option<&str>,
+        user: Option<String>,
+        agent: Option<String>,
+        messages: &[Memory],
+        key: &str,
+        report: &mut Extraction,
+    ) -> Result<()> {
+        let Some(last) = messages.last() else {
+            return Ok(());
+        };
+        let at = last.occurred_at;
+        let text: Vec<String> = messages
+            .iter()
+            .map(|m| {
+                let who = m.role.as_deref().or(m.user_id.as_deref()).unwrap_or("user");
+                format!("[{}] {who}: {}", day(m.occurred_at), m.content)
+            })
+            .collect();
+        let filter = Filter {
+            user_id: user.clone(),
+            agent_id: agent.clone(),
+            kind: Some(Kind::Semantic),
+            ..Default::default()
+        };
+        let known: Vec<Memory> = self
+            .retrieve(
+                tenant,
+                &text.join("\n"),
+                SearchMode::Hybrid,
+                &crate::facts::valid_at(&filter, Some(at)),
+                KNOWN,
+                None,
+            )
+            .await?
+            .into_iter()
+            .map(|r| r.record.memory)
+            .collect();
+        let listed: Vec<String> = known
+            .iter()
+            .enumerate()
+            .map(|(i, f)| format!("{}. {}", i + 1, f.content))
+            .collect();
+        let user_msg = format!(
+            "Person: {}\nKnown facts:\n{}\n\nNew messages:\n{}",
+            user.as_deref().unwrap_or("the user"),
+            if listed.is_empty() {
+                "(none)".to_string()
+            } else {
+                listed.join("\n")
+            },
+            text.join("\n")
+        );
+        let prompt = Prompt {
+            name: FACTS,
+            version: FACTS_VERSION,
+            system: FACTS_SYSTEM,
+            user: user_msg,
+            schema: Some(&FACTS_SCHEMA),
+            max_tokens: MAX_TOKENS,
+        };
+        let spend = Spend {
+            tenant_id: tenant,
+            project,
+            kind: FACTS,
+        };
+        let reply = self.complete(&spend, &prompt).await?;
+        report.input_tokens += reply.usage.input_tokens;
+        report.output_tokens += reply.usage.output_tokens;
+        let (proposals, ignored) = proposals(reply.json.as_ref(), known.len());
+        report.ignored += ignored;
+        let cites: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+        let mut metadata = Map::new();
+        metadata.insert("prompt".into(), json!(report.prompt));
+        metadata.insert("model".into(), json!(reply.model));
+        let new_fact = |content: String| NewMemory {
+            content,
+            kind: Kind::Semantic,
+            user_id: user.clone(),
+            agent_id: agent.clone(),
+            occurred_at: Some(at),
+            valid_from: Some(at),
+            sources: cites.clone(),
+            metadata: metadata.clone(),
+            ..Default::default()
+        };
+        let mut adds = Vec::new();
+        for p in proposals {
+            match p {
+                Proposal::Known => report.known += 1,
+                Proposal::Add(fact) => adds.push(new_fact(fact)),
+                Proposal::Replace(t, fact) => {
+                    let old = &known[t];
+                    // Ends where the new one starts; a fact already ended
+                    // (a repeated run) or starting later is left as it is.
+                    if old.temporal.valid_to.is_none()
+                        && old.temporal.valid_from.is_none_or(|f| f < at)
+                    {
+                        let end = MemoryPatch {
+                            valid_to: Some(at),
+                            ..Default::default()
+                        };
+                        self.update(tenant, &old.id, end).await?;
+                        report.invalidated.push(old.id.clone());
+                    }
+                    adds.push(new_fact(fact));
+                }
+                Proposal::Version(t, fact) => {
+                    let old = &known[t];
+                    if old.content == fact || old.temporal.valid_from.is_some_and(|f| f >= at) {
+                        report.known += 1;
+                        continue;
+                    }
+                    let change = NewVersion {
+                        content: fact,
+                        valid_from: Some(at),
+                        sources: cites.clone(),
+                        importance: None,
+                    };
+                    let m = self.new_version(tenant, &old.id, change).await?;
+                    report.versioned.push(m.id);
+                }
+            }
+        }
+        if adds.is_empty() {
+            return Ok(());
+        }
+        let records = self.prepare(tenant, adds, |i| format!("facts[{i}].")).await?;
+        let ids: Vec<String> = records.iter().map(|r| r.memory.id.clone()).collect();
+        let idem = Idempotency {
+            key: key.to_string(),
+            fingerprint: key.to_string(),
+        };
+        match self.store.insert(tenant, records, Some(idem)).await? {
+            InsertOutcome::Inserted => report.added.extend(ids),
+            // A repeated run (the worker died after writing): the facts of
+            // the first are there already.
+            InsertOutcome::KeyTaken => {
+                let done = self.store.idempotent_result(tenant, key).await?;
+                report
+                    .added
+                    .extend(done.map(|d| d.ids).unwrap_or_default());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The memories a job of kind [`FACTS`] extracts from, from its payload.
+pub fn payload_ids(payload: &Value) -> Result<Vec<String>> {
+    payload["ids"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .ok_or_else(|| Error::internal("a facts job's payload has no ids"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proposals_are_checked_against_the_known_facts() {
+        let j = json!({ "facts": [
+            { "fact": "A lives in Porto.", "action": "replace", "target": 1 },
+            { "fact": "A is a nurse.", "action": "update", "target": 9 },
+            { "fact": "", "action": "add", "target": null },
+            { "fact": "A likes tea.", "action": "known", "target": 2 },
+            { "fact": "A has a cat.", "action": "add", "target": null },
+            { "fact": "x", "action": "delete", "target": 1 },
+        ]});
+        let (p, ignored) = proposals(Some(&j), 2);
+        assert_eq!(ignored, 2, "the empty fact and the unknown action");
+        assert!(matches!(&p[0], Proposal::Replace(0, f) if f == "A lives in Porto."));
+        assert!(
+            matches!(&p[1], Proposal::Add(f) if f == "A is a nurse."),
+            "an update of no known fact adds"
+        );
+        assert!(matches!(p[2], Proposal::Known));
+        assert!(matches!(&p[3], Proposal::Add(_)));
+        assert_eq!(proposals(None, 3).0.len(), 0);
+    }
+}
