@@ -14,6 +14,7 @@ pub mod lexical;
 pub mod memory;
 pub mod query;
 pub mod ranking;
+pub mod summary;
 pub mod temporal;
 pub mod tenant;
 pub mod topk;

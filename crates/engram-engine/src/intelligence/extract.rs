@@ -259,7 +259,9 @@ impl Engine {
         if adds.is_empty() {
             return Ok(());
         }
-        let records = self.prepare(tenant, adds, |i| format!("facts[{i}].")).await?;
+        let records = self
+            .prepare(tenant, adds, |i| format!("facts[{i}]."))
+            .await?;
         let ids: Vec<String> = records.iter().map(|r| r.memory.id.clone()).collect();
         let idem = Idempotency {
             key: key.to_string(),
@@ -271,9 +273,7 @@ impl Engine {
             // the first are there already.
             InsertOutcome::KeyTaken => {
                 let done = self.store.idempotent_result(tenant, key).await?;
-                report
-                    .added
-                    .extend(done.map(|d| d.ids).unwrap_or_default());
+                report.added.extend(done.map(|d| d.ids).unwrap_or_default());
             }
         }
         Ok(())

@@ -5,5 +5,6 @@
 
 pub mod extract;
 pub mod prompts;
+pub mod summarize;
 
 pub use extract::Extraction;
