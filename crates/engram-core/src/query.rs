@@ -338,6 +338,11 @@ pub struct ContextRequest {
     /// As in a search: what was valid at this time; default now.
     #[serde(default)]
     pub as_of: Option<DateTime<Utc>>,
+    /// Start the block with the summary (kind `summary`, under the same
+    /// filters) that best matches the query, so the prompt gets the gist
+    /// before the details (docs/FACTS.md).
+    #[serde(default)]
+    pub lead_with_summary: bool,
 }
 
 pub fn validate_query(q: &str) -> Result<()> {

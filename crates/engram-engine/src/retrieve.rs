@@ -19,7 +19,7 @@ use engram_core::query::{
 };
 use engram_core::ranking::Ranking;
 use engram_core::vector::cosine;
-use engram_core::{Filter, Result, SearchMode};
+use engram_core::{Filter, Kind, Result, SearchMode};
 use engram_store::{Ranked, Record, Retrieval, Retrieved};
 
 use crate::Engine;
@@ -74,16 +74,30 @@ impl Engine {
 
     pub async fn context(&self, tenant: &str, req: &ContextRequest) -> Result<ContextResponse> {
         req.validate()?;
-        let ranked = self
+        let filter = valid_at(&req.filters, req.as_of);
+        let mut ranked = self
             .retrieve(
                 tenant,
                 &req.query,
                 SearchMode::Hybrid,
-                &valid_at(&req.filters, req.as_of),
+                &filter,
                 CONTEXT_CANDIDATES,
                 None,
             )
             .await?;
+        if req.lead_with_summary {
+            let summaries = Filter {
+                kind: Some(Kind::Summary),
+                ..filter
+            };
+            let lead = self
+                .retrieve(tenant, &req.query, SearchMode::Hybrid, &summaries, 1, None)
+                .await?;
+            if let Some(lead) = lead.into_iter().next() {
+                ranked.retain(|r| r.record.memory.id != lead.record.memory.id);
+                ranked.insert(0, lead);
+            }
+        }
         let items: Vec<ContextItem> = ranked
             .into_iter()
             .map(|r| ContextItem {

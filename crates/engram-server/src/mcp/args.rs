@@ -213,6 +213,9 @@ filtered_args! {
         /// Build the context from what was true at this time (RFC 3339)
         /// instead of now.
         pub as_of: Option<DateTime<Utc>>,
+        /// Start with the best matching summary (of a session, a day, a
+        /// week), then the details.
+        pub lead_with_summary: Option<bool>,
     }
 }
 
@@ -223,6 +226,7 @@ impl From<GetContext> for ContextRequest {
             query: a.query,
             token_budget: a.token_budget,
             as_of: a.as_of,
+            lead_with_summary: a.lead_with_summary.unwrap_or(false),
         }
     }
 }
