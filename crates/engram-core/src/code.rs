@@ -107,6 +107,8 @@ codes! {
         "This `Idempotency-Key` created a memory that has since been deleted, so its answer cannot be replayed; use a new key.";
     StoreNotEmpty = "store_not_empty", 409, No,
         "A restore needs an empty store, and this one already holds tenants; restore into a new data directory or database.";
+    MalformedImport = "malformed_import", 422, No,
+        "The import file is not in the named format or is cut short; `field` names the conversation (and node or message) at fault and `detail` what is wrong. Nothing of the file was imported: fix or re-export it and send it again.";
     RateLimited = "rate_limited", 429, No,
         "The key has used up its request budget (`ENGRAM_RATE_LIMIT_*`); retry after the seconds in `Retry-After`.";
     Unavailable = "unavailable", 503, Warn,
@@ -200,6 +202,7 @@ mod tests {
                 "idempotency_key_in_flight",
                 "idempotency_key_spent",
                 "store_not_empty",
+                "malformed_import",
                 "rate_limited",
                 "unavailable",
                 "timeout",

@@ -33,6 +33,15 @@ pub struct Filter {
     /// Only memories that occurred before this time.
     #[serde(default)]
     pub before: Option<DateTime<Utc>>,
+    /// Only memories of these sessions: a search scoped to a folder or
+    /// label of conversations (the engine resolves it to their ids). Not
+    /// part of a request body.
+    #[serde(skip)]
+    pub sessions: Option<Vec<String>>,
+    /// No memory of these sessions: archived conversations, left out of
+    /// searches unless asked for. Not part of a request body.
+    #[serde(skip)]
+    pub excluded_sessions: Vec<String>,
 }
 
 impl Filter {
@@ -85,6 +94,14 @@ impl Filter {
         out.extend(self.labels.iter().map(|l| Condition::HasLabel(l)));
         out.extend(self.after.map(Condition::OccurredFrom));
         out.extend(self.before.map(Condition::OccurredBefore));
+        out.extend(
+            self.sessions
+                .as_deref()
+                .map(|s| Condition::OneOf(Field::SessionId, s)),
+        );
+        if !self.excluded_sessions.is_empty() {
+            out.push(Condition::NoneOf(Field::SessionId, &self.excluded_sessions));
+        }
         out
     }
 
@@ -138,6 +155,10 @@ pub enum Condition<'a> {
     /// It occurred before this time (exclusive), so consecutive windows
     /// `[a, b)` and `[b, c)` never count a memory twice.
     OccurredBefore(DateTime<Utc>),
+    /// The field has one of these values (none: nothing passes).
+    OneOf(Field, &'a [String]),
+    /// The field has none of these values (a memory without one passes).
+    NoneOf(Field, &'a [String]),
 }
 
 impl Condition<'_> {
@@ -147,6 +168,8 @@ impl Condition<'_> {
             Condition::HasLabel(l) => m.labels.iter().any(|have| have == l),
             Condition::OccurredFrom(t) => m.occurred_at >= t,
             Condition::OccurredBefore(t) => m.occurred_at < t,
+            Condition::OneOf(field, vs) => field.of(m).is_some_and(|v| vs.iter().any(|w| w == v)),
+            Condition::NoneOf(field, vs) => field.of(m).is_none_or(|v| vs.iter().all(|w| w != v)),
         }
     }
 }
@@ -274,6 +297,30 @@ mod tests {
     }
 
     #[test]
+    fn session_sets_include_and_exclude() {
+        let mut m = Memory::from_new(
+            "1".into(),
+            NewMemory {
+                content: "x".into(),
+                ..Default::default()
+            },
+            Utc::now(),
+        );
+        let mut f = Filter {
+            excluded_sessions: vec!["a".into()],
+            ..Default::default()
+        };
+        assert!(f.matches(&m), "a memory without a session is not excluded");
+        m.session_id = Some("a".into());
+        assert!(!f.matches(&m));
+        f.excluded_sessions.clear();
+        f.sessions = Some(vec![]);
+        assert!(!f.matches(&m), "an empty set passes nothing");
+        f.sessions = Some(vec!["b".into(), "a".into()]);
+        assert!(f.matches(&m));
+    }
+
+    #[test]
     fn inverted_time_range_is_refused() {
         let now = Utc::now();
         let f = Filter {
@@ -304,6 +351,10 @@ pub struct SearchRequest {
     /// themselves; skips query embedding. Must match the index dimension.
     #[serde(default)]
     pub embedding: Option<Vec<f32>>,
+    /// Also search the messages of archived conversations (left out by
+    /// default).
+    #[serde(default)]
+    pub include_archived: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -315,6 +366,10 @@ pub struct ContextRequest {
     pub token_budget: Option<usize>,
     #[serde(default)]
     pub filters: Filter,
+    /// Also draw on the messages of archived conversations (left out by
+    /// default).
+    #[serde(default)]
+    pub include_archived: bool,
 }
 
 pub fn validate_query(q: &str) -> Result<()> {
