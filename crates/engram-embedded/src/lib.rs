@@ -8,6 +8,7 @@
 
 mod binary;
 mod catalog;
+mod conversations;
 mod indexes;
 mod memories;
 mod per_tenant;

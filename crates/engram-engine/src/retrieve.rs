@@ -164,6 +164,7 @@ impl Engine {
                         ranking: &ranking,
                         keep,
                         cancel: &cancel,
+                        pinned: &[],
                     },
                 )
                 .await?;

@@ -241,6 +241,7 @@ pub async fn run(
             ranking: &ranking,
             keep: 10,
             cancel: &cancel,
+            pinned: &[],
         };
         let got = engine.store().vector_search(&tenant.id, &search).await?;
         let truth: std::collections::HashSet<&str> = best
