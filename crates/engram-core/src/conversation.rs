@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use crate::memory::{MAX_ID_CHARS, MAX_LABEL_CHARS, validate_id};
-use crate::query::Cursor;
+use crate::query::{Cursor, SearchMode};
 use crate::{Error, Kind, Memory, NewMemory, Result};
 
 pub const MAX_TITLE_CHARS: usize = 512;
@@ -148,6 +148,64 @@ impl Message {
             metadata: m.metadata,
             created_at: m.created_at,
         }
+    }
+}
+
+/// A search over conversations' messages: one conversation, or those of
+/// a folder (and below) and/or a label.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationSearch {
+    pub query: String,
+    /// 1 to 100; default 10.
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub mode: SearchMode,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
+    #[serde(default)]
+    pub folder: Option<String>,
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Also search archived conversations (left out by default).
+    #[serde(default)]
+    pub include_archived: bool,
+}
+
+/// A conversation with all its messages, oldest first: the JSON export,
+/// and one line of the JSON lines import.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ExportedConversation {
+    pub conversation: Conversation,
+    pub messages: Vec<Message>,
+}
+
+impl ExportedConversation {
+    /// A readable transcript: the title, the conversation's facts, then
+    /// each message under its role and time.
+    pub fn markdown(&self) -> String {
+        let c = &self.conversation;
+        let mut out = format!("# {}\n\n", c.title);
+        for (name, v) in [("Folder", &c.folder), ("Label", &c.label)] {
+            if let Some(v) = v {
+                out.push_str(&format!("- {name}: {v}\n"));
+            }
+        }
+        out.push_str(&format!(
+            "- Created: {}\n- Messages: {}\n\n",
+            c.created_at.to_rfc3339(),
+            self.messages.len()
+        ));
+        for m in &self.messages {
+            out.push_str(&format!(
+                "## {} · {}\n\n{}\n\n",
+                m.role,
+                m.occurred_at.to_rfc3339(),
+                m.content
+            ));
+        }
+        out
     }
 }
 

@@ -9,6 +9,7 @@
 //! what is measured is what is served.
 
 mod auth;
+pub mod conversations;
 mod ingest;
 mod rerank;
 mod retrieve;

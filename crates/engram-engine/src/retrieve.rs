@@ -52,6 +52,7 @@ impl Engine {
                 &req.query,
                 req.mode,
                 &req.filters,
+                req.include_archived,
                 req.limit(),
                 req.embedding.clone(),
             )
@@ -79,6 +80,7 @@ impl Engine {
                 &req.query,
                 SearchMode::Hybrid,
                 &req.filters,
+                req.include_archived,
                 CONTEXT_CANDIDATES,
                 None,
             )
@@ -114,15 +116,32 @@ impl Engine {
         })
     }
 
-    async fn retrieve(
+    /// Conversations change what a search sees: the messages of archived
+    /// ones are left out (unless `include_archived`), those of pinned ones
+    /// get the pin's boost. Both are read from the conversations' rows at
+    /// each search (one indexed query), so a pin or an archive takes
+    /// effect at once, with no memory rewritten.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn retrieve(
         &self,
         tenant: &str,
         query: &str,
         mode: SearchMode,
         filter: &Filter,
+        include_archived: bool,
         limit: usize,
         supplied: Option<Vec<f32>>,
     ) -> Result<Vec<Ranked>> {
+        let flags = self.store.conversation_flags(tenant).await?;
+        let scoped;
+        let filter = if include_archived || flags.archived.is_empty() {
+            filter
+        } else {
+            let mut f = filter.clone();
+            f.excluded_sessions.extend(flags.archived);
+            scoped = f;
+            &scoped
+        };
         // Held until the search is done: dropping this future (a request
         // timeout, a client gone, shutdown) stops its blocking work.
         let cancel = self.search_cancel();
@@ -164,7 +183,7 @@ impl Engine {
                         ranking: &ranking,
                         keep,
                         cancel: &cancel,
-                        pinned: &[],
+                        pinned: &flags.pinned,
                     },
                 )
                 .await?;
