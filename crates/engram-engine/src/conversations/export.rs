@@ -11,7 +11,11 @@ use crate::Engine;
 impl Engine {
     /// The conversation and every message, oldest first, read a page at
     /// a time.
-    pub async fn export_conversation(&self, tenant: &str, id: &str) -> Result<ExportedConversation> {
+    pub async fn export_conversation(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<ExportedConversation> {
         let conversation = self.get_conversation(tenant, id).await?;
         let mut messages: Vec<Message> = Vec::new();
         let mut after: Option<Cursor> = None;

@@ -11,13 +11,14 @@ pub mod import;
 use chrono::Utc;
 
 use engram_core::conversation::{
-    Conversation, ConversationPage, ConversationPatch, ConversationQuery, ConversationSearch, Folder,
-    MAX_MESSAGES_PER_APPEND, Message, MessagePage, NewConversation, NewMessage,
+    Conversation, ConversationPage, ConversationPatch, ConversationQuery, ConversationSearch,
+    Folder, MAX_MESSAGES_PER_APPEND, Message, MessagePage, NewConversation, NewMessage,
     normalize_folder, validate_label,
 };
 use engram_core::memory::validate_id;
 use engram_core::query::{
-    Cursor, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, MAX_SEARCH_LIMIT, ScoredMemory, SearchResponse, validate_limit, validate_query,
+    Cursor, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, MAX_SEARCH_LIMIT, ScoredMemory, SearchResponse,
+    validate_limit, validate_query,
 };
 use engram_core::{Code, Error, Filter, Result};
 use engram_store::Idempotency;
@@ -274,7 +275,9 @@ impl Engine {
         req: &ConversationSearch,
     ) -> Result<SearchResponse> {
         validate_query(&req.query)?;
-        let limit = req.limit.unwrap_or(engram_core::query::DEFAULT_SEARCH_LIMIT);
+        let limit = req
+            .limit
+            .unwrap_or(engram_core::query::DEFAULT_SEARCH_LIMIT);
         validate_limit(limit, MAX_SEARCH_LIMIT, "limit")?;
         let start = std::time::Instant::now();
         let mut filter = Filter::default();

@@ -104,7 +104,10 @@ pub(super) fn parse(i: usize, v: Value) -> Result<Source> {
             "tool" => Some(Role::Tool),
             _ => None,
         };
-        let (Some(role), false) = (role, hidden || HIDDEN_CONTENT.contains(&m.content.content_type.as_str())) else {
+        let (Some(role), false) = (
+            role,
+            hidden || HIDDEN_CONTENT.contains(&m.content.content_type.as_str()),
+        ) else {
             src.skipped += 1;
             continue;
         };
@@ -180,7 +183,10 @@ fn newest_leaf(at: &str, c: &Conversation) -> Result<String> {
         .collect();
     roots.sort();
     let Some(mut node) = roots.first().copied() else {
-        return Err(malformed(format!("{at}.mapping"), "has no root node (one without a parent)"));
+        return Err(malformed(
+            format!("{at}.mapping"),
+            "has no root node (one without a parent)",
+        ));
     };
     for _ in 0..=c.mapping.len() {
         match c.mapping[node].children.last() {
@@ -188,7 +194,10 @@ fn newest_leaf(at: &str, c: &Conversation) -> Result<String> {
             _ => return Ok(node.clone()),
         }
     }
-    Err(malformed(format!("{at}.mapping.{node}"), "the children form a cycle"))
+    Err(malformed(
+        format!("{at}.mapping.{node}"),
+        "the children form a cycle",
+    ))
 }
 
 /// The message's text, and the kinds of its non-text parts (images,

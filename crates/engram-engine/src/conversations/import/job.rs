@@ -54,7 +54,13 @@ impl Engine {
         Ok(started)
     }
 
-    async fn run_import(&self, tenant: &str, opts: &ImportOptions, file: File, job: &mut ImportJob) {
+    async fn run_import(
+        &self,
+        tenant: &str,
+        opts: &ImportOptions,
+        file: File,
+        job: &mut ImportJob,
+    ) {
         use std::io::Seek;
         let mut file = file;
         let rewound = file.rewind();
@@ -76,10 +82,12 @@ impl Engine {
             }
         });
         let result = match rewound {
-            Ok(()) => self.import(tenant, opts, file, |s| {
-                let _ = tx.send(*s);
-            })
-            .await,
+            Ok(()) => {
+                self.import(tenant, opts, file, |s| {
+                    let _ = tx.send(*s);
+                })
+                .await
+            }
             Err(e) => Err(engram_core::Error::internal(e)),
         };
         drop(tx);

@@ -60,7 +60,8 @@ pub(super) fn read(reader: impl Read, mut each: impl FnMut(Source) -> Result<()>
     let mut n = 0;
     for (i, line) in BufReader::new(reader).lines().enumerate() {
         let at = format!("line {}", i + 1);
-        let line = line.map_err(|e| malformed(&at, format!("cannot be read as UTF-8 text: {e}")))?;
+        let line =
+            line.map_err(|e| malformed(&at, format!("cannot be read as UTF-8 text: {e}")))?;
         if line.trim().is_empty() {
             continue;
         }

@@ -56,7 +56,10 @@ impl Format {
             "chatgpt" => Ok(Format::Chatgpt),
             "claude" => Ok(Format::Claude),
             "jsonl" => Ok(Format::Jsonl),
-            _ => Err(Error::invalid(field, "must be one of chatgpt, claude, jsonl")),
+            _ => Err(Error::invalid(
+                field,
+                "must be one of chatgpt, claude, jsonl",
+            )),
         }
     }
 }
@@ -192,7 +195,11 @@ pub(crate) fn malformed(at: impl Into<String>, what: impl fmt::Display) -> Error
 pub(crate) fn typed<T: DeserializeOwned>(at: &str, v: Value) -> Result<T> {
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
-        let at = if path == "." { at.to_string() } else { format!("{at}.{path}") };
+        let at = if path == "." {
+            at.to_string()
+        } else {
+            format!("{at}.{path}")
+        };
         malformed(at, e.into_inner())
     })
 }
@@ -278,7 +285,12 @@ fn elements(reader: impl Read, mut f: impl FnMut(usize, Value) -> Result<()>) ->
 
 /// The id of a conversation (`message` `None`) or message imported from
 /// `format` into `tenant`: the same source ids give the same id.
-pub(crate) fn derived(tenant: &str, format: Format, conversation: &str, message: Option<&str>) -> String {
+pub(crate) fn derived(
+    tenant: &str,
+    format: Format,
+    conversation: &str,
+    message: Option<&str>,
+) -> String {
     let mut h = Sha256::new();
     for part in [tenant, format.as_str(), conversation] {
         h.update(part.as_bytes());
@@ -397,3 +409,5 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod tests;
