@@ -164,6 +164,7 @@ macro_rules! filtered_args {
                     labels: self.labels.clone().unwrap_or_default(),
                     after: self.after,
                     before: self.before,
+                    ..Default::default()
                 }
             }
         }
@@ -191,6 +192,7 @@ impl From<SearchMemories> for SearchRequest {
             limit: a.limit,
             mode: a.mode.unwrap_or_default(),
             embedding: None,
+            include_archived: false,
         }
     }
 }
@@ -211,6 +213,7 @@ impl From<GetContext> for ContextRequest {
             filters: a.filter(),
             query: a.query,
             token_budget: a.token_budget,
+            include_archived: false,
         }
     }
 }
