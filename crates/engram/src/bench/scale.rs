@@ -185,6 +185,7 @@ pub async fn run(
                 ..Default::default()
             },
             embedding: with_vector.then_some(vector),
+            include_archived: false,
         }
     };
     let mut lat = Vec::with_capacity(queries);
