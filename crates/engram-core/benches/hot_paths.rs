@@ -33,6 +33,7 @@ fn candidates() -> Vec<Features> {
             lexical: (i % 3 != 0).then(|| 12.0 * lcg(&mut seed)),
             importance: lcg(&mut seed),
             occurred_at: now - Duration::hours((1000.0 * lcg(&mut seed)) as i64),
+            pinned: false,
         })
         .collect()
 }

@@ -109,6 +109,8 @@ codes! {
         "Another version of this fact was written while this one was being made; read the fact (or its history) and send the change again if it still applies.";
     StoreNotEmpty = "store_not_empty", 409, No,
         "A restore needs an empty store, and this one already holds tenants; restore into a new data directory or database.";
+    MalformedImport = "malformed_import", 422, No,
+        "The import file is not in the named format or is cut short; `field` names the conversation (and node or message) at fault and `detail` what is wrong. Nothing of the file was imported: fix or re-export it and send it again.";
     RateLimited = "rate_limited", 429, No,
         "The key has used up its request budget (`ENGRAM_RATE_LIMIT_*`); retry after the seconds in `Retry-After`.";
     Unavailable = "unavailable", 503, Warn,
@@ -207,6 +209,7 @@ mod tests {
                 "idempotency_key_spent",
                 "version_conflict",
                 "store_not_empty",
+                "malformed_import",
                 "rate_limited",
                 "unavailable",
                 "timeout",

@@ -8,6 +8,7 @@ pub mod bm25;
 pub mod cancel;
 pub mod code;
 pub mod context;
+pub mod conversation;
 pub mod error;
 pub mod fusion;
 pub mod lexical;

@@ -298,7 +298,7 @@ fn validate_labels(labels: &[String], field: &str) -> Result<()> {
     Ok(())
 }
 
-fn validate_metadata(m: &Map<String, Value>, field: &str) -> Result<()> {
+pub fn validate_metadata(m: &Map<String, Value>, field: &str) -> Result<()> {
     let size = serde_json::to_vec(m).map(|v| v.len()).unwrap_or(usize::MAX);
     if size > MAX_METADATA_BYTES {
         return Err(Error::invalid(

@@ -38,6 +38,15 @@ pub struct Filter {
     /// (default now), so they return what holds, not what was replaced.
     #[serde(skip)]
     pub valid_at: Option<DateTime<Utc>>,
+    /// Only memories of these sessions: a search scoped to a folder or
+    /// label of conversations (the engine resolves it to their ids). Not
+    /// part of a request body.
+    #[serde(skip)]
+    pub sessions: Option<Vec<String>>,
+    /// No memory of these sessions: archived conversations, left out of
+    /// searches unless asked for. Not part of a request body.
+    #[serde(skip)]
+    pub excluded_sessions: Vec<String>,
 }
 
 impl Filter {
@@ -91,6 +100,14 @@ impl Filter {
         out.extend(self.after.map(Condition::OccurredFrom));
         out.extend(self.before.map(Condition::OccurredBefore));
         out.extend(self.valid_at.map(Condition::ValidAt));
+        out.extend(
+            self.sessions
+                .as_deref()
+                .map(|s| Condition::OneOf(Field::SessionId, s)),
+        );
+        if !self.excluded_sessions.is_empty() {
+            out.push(Condition::NoneOf(Field::SessionId, &self.excluded_sessions));
+        }
         out
     }
 
@@ -147,6 +164,10 @@ pub enum Condition<'a> {
     /// It was valid at this time: `valid_from` absent or at most it, and
     /// `valid_to` absent or after it.
     ValidAt(DateTime<Utc>),
+    /// The field has one of these values (none: nothing passes).
+    OneOf(Field, &'a [String]),
+    /// The field has none of these values (a memory without one passes).
+    NoneOf(Field, &'a [String]),
 }
 
 impl Condition<'_> {
@@ -157,6 +178,8 @@ impl Condition<'_> {
             Condition::OccurredFrom(t) => m.occurred_at >= t,
             Condition::OccurredBefore(t) => m.occurred_at < t,
             Condition::ValidAt(t) => m.temporal.valid_at(t),
+            Condition::OneOf(field, vs) => field.of(m).is_some_and(|v| vs.iter().any(|w| w == v)),
+            Condition::NoneOf(field, vs) => field.of(m).is_none_or(|v| vs.iter().all(|w| w != v)),
         }
     }
 }
@@ -290,6 +313,30 @@ mod tests {
     }
 
     #[test]
+    fn session_sets_include_and_exclude() {
+        let mut m = Memory::from_new(
+            "1".into(),
+            NewMemory {
+                content: "x".into(),
+                ..Default::default()
+            },
+            Utc::now(),
+        );
+        let mut f = Filter {
+            excluded_sessions: vec!["a".into()],
+            ..Default::default()
+        };
+        assert!(f.matches(&m), "a memory without a session is not excluded");
+        m.session_id = Some("a".into());
+        assert!(!f.matches(&m));
+        f.excluded_sessions.clear();
+        f.sessions = Some(vec![]);
+        assert!(!f.matches(&m), "an empty set passes nothing");
+        f.sessions = Some(vec!["b".into(), "a".into()]);
+        assert!(f.matches(&m));
+    }
+
+    #[test]
     fn inverted_time_range_is_refused() {
         let now = Utc::now();
         let f = Filter {
@@ -324,6 +371,10 @@ pub struct SearchRequest {
     /// were replaced or invalidated are left out (docs/FACTS.md).
     #[serde(default)]
     pub as_of: Option<DateTime<Utc>>,
+    /// Also search the messages of archived conversations (left out by
+    /// default).
+    #[serde(default)]
+    pub include_archived: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -343,6 +394,10 @@ pub struct ContextRequest {
     /// before the details (docs/FACTS.md).
     #[serde(default)]
     pub lead_with_summary: bool,
+    /// Also draw on the messages of archived conversations (left out by
+    /// default).
+    #[serde(default)]
+    pub include_archived: bool,
 }
 
 pub fn validate_query(q: &str) -> Result<()> {

@@ -12,6 +12,12 @@ use crate::fusion::{Candidate, Fusion, fused, sort_desc};
 use crate::memory::DEFAULT_IMPORTANCE;
 use crate::query::SearchMode;
 
+/// The importance a pin adds to a memory of a pinned conversation: the
+/// whole range above the default (0.5), so a pinned memory of default
+/// importance ranks as one of importance 1.0 (+0.1 with the default
+/// `importance_weight` 0.2, about a tenth of a typical fused score).
+pub const PINNED_IMPORTANCE: f32 = 1.0 - DEFAULT_IMPORTANCE;
+
 /// What ranking needs to know of one candidate.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Features {
@@ -21,6 +27,8 @@ pub struct Features {
     pub lexical: Option<f32>,
     pub importance: f32,
     pub occurred_at: DateTime<Utc>,
+    /// It belongs to a pinned conversation.
+    pub pinned: bool,
 }
 
 /// How one search ranks its candidates.
@@ -92,6 +100,9 @@ impl Ranking {
     /// Importance and recency, on the scale of fused scores.
     fn boost(&self, c: &Features) -> f32 {
         let mut b = self.importance_weight * (c.importance - DEFAULT_IMPORTANCE);
+        if c.pinned {
+            b += self.importance_weight * PINNED_IMPORTANCE;
+        }
         if self.recency_weight > 0.0 && self.recency_half_life_days > 0.0 {
             let age_days = (self.now - c.occurred_at).num_seconds().max(0) as f32 / 86_400.0;
             b += self.recency_weight * 0.5f32.powf(age_days / self.recency_half_life_days);
@@ -122,6 +133,7 @@ mod tests {
             lexical,
             importance,
             occurred_at: Utc::now(),
+            pinned: false,
         }
     }
 
@@ -138,6 +150,16 @@ mod tests {
         let ranked = ranking(SearchMode::Vector).rank(&cands);
         assert_eq!(ranked[0].0, 1);
         assert!((ranked[0].1 - ranked[1].1 - 0.1).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_pin_counts_like_full_importance() {
+        let mut pinned = f(Some(0.5), None, 0.5);
+        pinned.pinned = true;
+        let ranked = ranking(SearchMode::Vector).rank(&[f(Some(0.5), None, 1.0), pinned]);
+        assert!((ranked[0].1 - ranked[1].1).abs() < 1e-6);
+        let ranked = ranking(SearchMode::Vector).rank(&[f(Some(0.5), None, 0.5), pinned]);
+        assert_eq!(ranked[0].0, 1);
     }
 
     #[test]

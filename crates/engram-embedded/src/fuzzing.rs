@@ -263,7 +263,7 @@ impl Index {
                 };
                 c.allowed(SEQ, &narrow, &never)?;
                 c.memories(SEQ, &rows)?;
-                c.ranking_facts(SEQ, &rows)?;
+                c.ranking_facts(SEQ, &rows, &[])?;
                 Ok(rows)
             }
         }

@@ -8,6 +8,7 @@
 
 mod binary;
 mod catalog;
+mod conversations;
 mod facts;
 mod indexes;
 mod jobs;

@@ -16,7 +16,7 @@ use crate::{Inner, require_tenant};
 
 /// Removes rows and logs the removals for the indexes, inside the caller's
 /// transaction.
-fn delete_rows(tx: &Connection, seq: i64, rows: &[i64]) -> Result<()> {
+pub(crate) fn delete_rows(tx: &Connection, seq: i64, rows: &[i64]) -> Result<()> {
     for rowid in rows {
         tx.execute("DELETE FROM memories WHERE rowid = ?", [rowid])
             .map_err(sql_err)?;
@@ -42,6 +42,70 @@ pub(crate) fn insert_sql() -> String {
 pub(crate) fn update_sql() -> String {
     let set: Vec<String> = WRITTEN.iter().map(|c| format!("{c} = ?")).collect();
     format!("UPDATE memories SET {} WHERE rowid = ?", set.join(", "))
+}
+
+/// Records the idempotency key for `ids` inside the caller's transaction;
+/// false when another request already holds it (nothing to write then).
+pub(crate) fn claim_key(
+    tx: &Connection,
+    tenant_id: &str,
+    idem: Option<&Idempotency>,
+    ids: &[&str],
+) -> Result<bool> {
+    let Some(i) = idem else { return Ok(true) };
+    let n = tx
+        .execute(
+            "INSERT INTO idempotency(tenant_id, key, fingerprint, ids, created_at) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            params![
+                tenant_id,
+                i.key,
+                i.fingerprint,
+                serde_json::to_string(ids).map_err(Error::internal)?,
+                micros(Utc::now())
+            ],
+        )
+        .map_err(sql_err)?;
+    Ok(n > 0)
+}
+
+/// Inserts the rows with their `index_log` entries inside the caller's
+/// transaction; their rowids, in order. The caller puts them in the
+/// indexes once it committed.
+pub(crate) fn insert_rows(
+    tx: &Connection,
+    seq: i64,
+    tenant_id: &str,
+    records: &[&Record],
+) -> Result<Vec<i64>> {
+    let mut added = Vec::with_capacity(records.len());
+    let mut ins = tx.prepare_cached(&insert_sql()).map_err(sql_err)?;
+    let mut log = tx
+        .prepare_cached("INSERT INTO index_log(tenant_seq, mem_rowid) VALUES (?, ?)")
+        .map_err(sql_err)?;
+    for r in records {
+        let mut values = vec![
+            Value::Text(r.memory.id.clone()),
+            Value::Text(tenant_id.to_string()),
+        ];
+        values.extend(memory_values(&r.memory)?);
+        values.push(Value::Blob(vector_to_blob(&r.embedding)));
+        ins.execute(params_from_iter(values)).map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Error::conflict(
+                    Code::MemoryIdTaken,
+                    format!("a memory with id {} already exists", r.memory.id),
+                )
+            }
+            e => sql_err(e),
+        })?;
+        let rowid = tx.last_insert_rowid();
+        log.execute(params![seq, rowid]).map_err(sql_err)?;
+        added.push(rowid);
+    }
+    Ok(added)
 }
 
 /// The tenant's rows that pass `filter`.
@@ -72,54 +136,12 @@ impl Inner {
         self.write(|conn| {
             let seq = require_tenant(conn, tenant_id)?;
             let tx = conn.transaction().map_err(sql_err)?;
-            if let Some(i) = &idem {
-                let ids: Vec<&str> = records.iter().map(|r| r.memory.id.as_str()).collect();
-                let n = tx
-                    .execute(
-                        "INSERT INTO idempotency(tenant_id, key, fingerprint, ids, created_at) \
-                         VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                        params![
-                            tenant_id,
-                            i.key,
-                            i.fingerprint,
-                            serde_json::to_string(&ids).map_err(Error::internal)?,
-                            micros(Utc::now())
-                        ],
-                    )
-                    .map_err(sql_err)?;
-                if n == 0 {
-                    return Ok(InsertOutcome::KeyTaken);
-                }
+            let ids: Vec<&str> = records.iter().map(|r| r.memory.id.as_str()).collect();
+            if !claim_key(&tx, tenant_id, idem.as_ref(), &ids)? {
+                return Ok(InsertOutcome::KeyTaken);
             }
-            let mut added = Vec::with_capacity(records.len());
-            {
-                let mut ins = tx.prepare_cached(&insert_sql()).map_err(sql_err)?;
-                let mut log = tx
-                    .prepare_cached("INSERT INTO index_log(tenant_seq, mem_rowid) VALUES (?, ?)")
-                    .map_err(sql_err)?;
-                for r in &records {
-                    let mut values = vec![
-                        Value::Text(r.memory.id.clone()),
-                        Value::Text(tenant_id.to_string()),
-                    ];
-                    values.extend(memory_values(&r.memory)?);
-                    values.push(Value::Blob(vector_to_blob(&r.embedding)));
-                    ins.execute(params_from_iter(values)).map_err(|e| match e {
-                        rusqlite::Error::SqliteFailure(f, _)
-                            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-                        {
-                            Error::conflict(
-                                Code::MemoryIdTaken,
-                                format!("a memory with id {} already exists", r.memory.id),
-                            )
-                        }
-                        e => sql_err(e),
-                    })?;
-                    let rowid = tx.last_insert_rowid();
-                    log.execute(params![seq, rowid]).map_err(sql_err)?;
-                    added.push(rowid);
-                }
-            }
+            let all: Vec<&Record> = records.iter().collect();
+            let added = insert_rows(&tx, seq, tenant_id, &all)?;
             tx.commit().map_err(sql_err)?;
             let rows: Vec<(i64, &Record)> = added.iter().copied().zip(&records).collect();
             indexes.upsert(seq, &rows)?;

@@ -193,34 +193,54 @@ fn opt(v: &Option<String>) -> Value {
 pub fn filter_sql(f: &Filter, params: &mut Vec<Value>) -> String {
     let mut sql = String::new();
     for c in f.conditions() {
-        let (clause, value) = match c {
-            Condition::ValidAt(t) => {
-                sql.push_str(
-                    " AND (m.valid_from IS NULL OR m.valid_from <= ?) \
-                     AND (m.valid_to IS NULL OR m.valid_to > ?)",
-                );
-                params.extend([Value::Integer(micros(t)), Value::Integer(micros(t))]);
-                continue;
-            }
+        let (clause, values) = match c {
+            Condition::ValidAt(t) => (
+                " AND (m.valid_from IS NULL OR m.valid_from <= ?) \
+                 AND (m.valid_to IS NULL OR m.valid_to > ?)"
+                    .into(),
+                vec![Value::Integer(micros(t)), Value::Integer(micros(t))],
+            ),
             Condition::Equals(field, v) => (
                 format!(" AND m.{} = ?", field.column()),
-                Value::Text(v.into()),
+                vec![Value::Text(v.into())],
             ),
             Condition::HasLabel(l) => (
                 " AND EXISTS (SELECT 1 FROM json_each(m.labels) WHERE json_each.value = ?)".into(),
-                Value::Text(l.into()),
+                vec![Value::Text(l.into())],
             ),
-            Condition::OccurredFrom(t) => {
-                (" AND m.occurred_at >= ?".into(), Value::Integer(micros(t)))
-            }
-            Condition::OccurredBefore(t) => {
-                (" AND m.occurred_at < ?".into(), Value::Integer(micros(t)))
-            }
+            Condition::OccurredFrom(t) => (
+                " AND m.occurred_at >= ?".into(),
+                vec![Value::Integer(micros(t))],
+            ),
+            Condition::OccurredBefore(t) => (
+                " AND m.occurred_at < ?".into(),
+                vec![Value::Integer(micros(t))],
+            ),
+            Condition::OneOf(field, vs) => (
+                format!(
+                    " AND m.{} IN (SELECT value FROM json_each(?))",
+                    field.column()
+                ),
+                vec![Value::Text(json_list(vs))],
+            ),
+            Condition::NoneOf(field, vs) => (
+                format!(
+                    " AND (m.{0} IS NULL OR m.{0} NOT IN (SELECT value FROM json_each(?)))",
+                    field.column()
+                ),
+                vec![Value::Text(json_list(vs))],
+            ),
         };
         sql.push_str(&clause);
-        params.push(value);
+        params.extend(values);
     }
     sql
+}
+
+/// A set of values as one parameter (a JSON array), so a statement's text
+/// does not depend on how many there are and stays cached.
+fn json_list(vs: &[String]) -> String {
+    serde_json::to_string(vs).unwrap_or_else(|_| "[]".into())
 }
 
 pub fn sql_err(e: rusqlite::Error) -> Error {

@@ -120,6 +120,35 @@ const MIGRATIONS: &[Migration] = &[
     CREATE INDEX memories_version_of ON memories(tenant_id, version_of) WHERE version_of IS NOT NULL;
     ",
     ),
+    // 6: conversations (their messages are memories) and import jobs.
+    Migration::Sql(
+        "
+    CREATE TABLE conversations (
+        tenant_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        user_id TEXT,
+        agent_id TEXT,
+        label TEXT,
+        folder TEXT,
+        importance INTEGER NOT NULL,
+        pinned INTEGER NOT NULL,
+        archived INTEGER NOT NULL,
+        metadata TEXT NOT NULL,
+        source TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX conversations_time ON conversations(tenant_id, created_at DESC, id DESC);
+    CREATE TABLE imports (
+        tenant_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        job TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    ",
+    ),
 ];
 
 fn drop_fts_tables(conn: &Connection, _dir: &Path) -> Result<()> {

@@ -70,6 +70,7 @@ pub(crate) struct Query {
     ranking: Ranking,
     keep: usize,
     cancel: Cancel,
+    pinned: Vec<String>,
 }
 
 impl Query {
@@ -83,6 +84,7 @@ impl Query {
             ranking: *q.ranking,
             keep: q.keep,
             cancel: q.cancel.clone(),
+            pinned: q.pinned.to_vec(),
         }
     }
 }
@@ -129,7 +131,7 @@ impl Inner {
             })?
         };
         q.cancel.check()?;
-        let (rows, features) = candidates(indexes, seq, q.vector.as_deref(), &lexical, &dense)?;
+        let (rows, features) = candidates(indexes, seq, q, &lexical, &dense)?;
         q.cancel.check()?;
         let (best, more) = q.ranking.best(&features, q.keep);
         let winners: Vec<(i64, f32)> = best.into_iter().map(|(i, s)| (rows[i], s)).collect();
@@ -160,7 +162,7 @@ impl Inner {
 fn candidates(
     indexes: &Indexes,
     seq: i64,
-    vector: Option<&[f32]>,
+    q: &Query,
     lexical: &[(i64, f32)],
     dense: &[(i64, f32)],
 ) -> Result<(Vec<i64>, Vec<Features>)> {
@@ -172,11 +174,11 @@ fn candidates(
         .filter(|r| seen.insert(*r))
         .collect();
     let lexical: HashMap<i64, f32> = lexical.iter().copied().collect();
-    let similarity = match vector {
+    let similarity = match q.vector.as_deref() {
         Some(v) => indexes.vectors.similarities(seq, v, &rows)?,
         None => vec![None; rows.len()],
     };
-    let facts = indexes.catalog.ranking_facts(seq, &rows)?;
+    let facts = indexes.catalog.ranking_facts(seq, &rows, &q.pinned)?;
     let at = |rowid, us| {
         time(us).map_err(|e| {
             Error::inconsistent(format!("catalog of tenant seq {seq}, row {rowid}"), e)
@@ -185,7 +187,7 @@ fn candidates(
     let mut kept = Vec::with_capacity(rows.len());
     let mut features = Vec::with_capacity(rows.len());
     for ((rowid, dense), facts) in rows.into_iter().zip(similarity).zip(facts) {
-        let Some((importance, occurred_at)) = facts else {
+        let Some((importance, occurred_at, pinned)) = facts else {
             continue;
         };
         kept.push(rowid);
@@ -194,6 +196,7 @@ fn candidates(
             lexical: lexical.get(&rowid).copied(),
             importance,
             occurred_at: at(rowid, occurred_at)?,
+            pinned,
         });
     }
     Ok((kept, features))

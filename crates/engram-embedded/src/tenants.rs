@@ -113,6 +113,10 @@ impl Inner {
                 .map_err(sql_err)?;
             tx.execute("DELETE FROM idempotency WHERE tenant_id = ?", [&id])
                 .map_err(sql_err)?;
+            tx.execute("DELETE FROM conversations WHERE tenant_id = ?", [&id])
+                .map_err(sql_err)?;
+            tx.execute("DELETE FROM imports WHERE tenant_id = ?", [&id])
+                .map_err(sql_err)?;
             tx.execute("DELETE FROM api_keys WHERE tenant_id = ?", [&id])
                 .map_err(sql_err)?;
             tx.execute("DELETE FROM index_log WHERE tenant_seq = ?", [seq])

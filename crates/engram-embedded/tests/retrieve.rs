@@ -148,6 +148,7 @@ async fn agree(store: &EmbeddedStore, tenant: &str, others: &[String], rng: &mut
             ranking: &ranking,
             keep,
             cancel: &cancel,
+            pinned: &[],
         };
         let all = store.retrieve(tenant, &query(usize::MAX)).await.unwrap();
         let reference = retrieve_separately(store, tenant, &query(usize::MAX))
@@ -284,6 +285,7 @@ async fn ranking_from_memory_matches_ranking_the_rows_within_one_tenant() {
                 ranking: &ranking(2),
                 keep: 10,
                 cancel: &Cancel::new(),
+                pinned: &[],
             },
         )
         .await
@@ -318,6 +320,7 @@ async fn many_concurrent_searches_all_succeed() {
                         ranking: &ranking,
                         keep: 10,
                         cancel: &Cancel::new(),
+                        pinned: &[],
                     },
                 )
                 .await
@@ -370,6 +373,7 @@ async fn vectors_the_index_cannot_hold_are_refused_before_commit() {
         ranking: &ranking,
         keep: 5,
         cancel: &cancel,
+        pinned: &[],
     };
     let err = store.vector_search(&a, &nearest(&longer)).await;
     assert!(err.is_err());
@@ -405,6 +409,7 @@ async fn search_everything(
                 ranking: &ranking,
                 keep: 10,
                 cancel: &cancel,
+                pinned: &[],
             },
         )
         .await
@@ -466,6 +471,7 @@ fn a_dropped_search_stops_its_blocking_work() {
             ranking: &ranking,
             keep: 10,
             cancel: &cancelled,
+            pinned: &[],
         };
         assert!(is_cancellation(&store.lexical_search(&a, &q).await));
         assert!(is_cancellation(&store.vector_search(&a, &q).await));

@@ -67,6 +67,7 @@ async fn found(store: &EmbeddedStore, tenant: &str) -> Vec<String> {
             ranking: &ranking,
             keep: 50,
             cancel: &cancel,
+            pinned: &[],
         };
         let got = store.retrieve(tenant, &q).await.unwrap();
         ids.extend(got.ranked.into_iter().map(|r| r.record.memory.id));

@@ -22,7 +22,7 @@ pub struct Added {
     pub replayed: bool,
 }
 
-fn fingerprint(items: &[NewMemory]) -> Result<String> {
+pub(crate) fn fingerprint<T: serde::Serialize>(items: &[T]) -> Result<String> {
     // serde_json writes struct fields in declaration order and map keys
     // sorted, so equal requests hash equally.
     let bytes = serde_json::to_vec(items).map_err(Error::internal)?;
@@ -32,13 +32,38 @@ fn fingerprint(items: &[NewMemory]) -> Result<String> {
         .collect())
 }
 
+/// An `Idempotency-Key` header's value is 1 to 255 characters.
+pub(crate) fn validate_idempotency_key(k: &str) -> Result<()> {
+    if k.is_empty() || k.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS {
+        return Err(Error::invalid(
+            "Idempotency-Key",
+            format!("must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
 impl Engine {
-    /// Validates, embeds (unless vectors are supplied) and stores memories,
-    /// all or none.
+    /// Validates and embeds (unless vectors are supplied) new memories,
+    /// each with a new id.
     pub(crate) async fn prepare(
         &self,
         tenant: &str,
         items: Vec<NewMemory>,
+        field_prefix: impl Fn(usize) -> String,
+    ) -> Result<Vec<Record>> {
+        let ids = items.iter().map(|_| new_id()).collect();
+        self.prepare_with_ids(tenant, items, ids, field_prefix)
+            .await
+    }
+
+    /// [`Engine::prepare`] with the ids given (one per item), for imports
+    /// whose ids derive from the source.
+    pub(crate) async fn prepare_with_ids(
+        &self,
+        tenant: &str,
+        items: Vec<NewMemory>,
+        ids: Vec<String>,
         field_prefix: impl Fn(usize) -> String,
     ) -> Result<Vec<Record>> {
         let dim = self.embedder.dimension();
@@ -59,7 +84,8 @@ impl Engine {
         let now = Utc::now();
         items
             .into_iter()
-            .map(|mut m| {
+            .zip(ids)
+            .map(|(mut m, id)| {
                 let embedding = match m.embedding.take() {
                     Some(mut e) => {
                         engram_embed::normalize(&mut e);
@@ -70,7 +96,7 @@ impl Engine {
                         .ok_or_else(|| Error::internal("embedder returned too few vectors"))?,
                 };
                 Ok(Record {
-                    memory: Memory::from_new(new_id(), m, now),
+                    memory: Memory::from_new(id, m, now),
                     embedding,
                 })
             })
@@ -85,12 +111,7 @@ impl Engine {
     ) -> Result<Added> {
         let idem = match idempotency_key {
             Some(k) => {
-                if k.is_empty() || k.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS {
-                    return Err(Error::invalid(
-                        "Idempotency-Key",
-                        format!("must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters"),
-                    ));
-                }
+                validate_idempotency_key(k)?;
                 let fp = fingerprint(std::slice::from_ref(&item))?;
                 if let Some(done) = self.replay(tenant, k, &fp).await? {
                     return Ok(done);

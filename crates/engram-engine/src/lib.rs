@@ -9,6 +9,7 @@
 //! what is measured is what is served.
 
 mod auth;
+pub mod conversations;
 mod facts;
 mod ingest;
 pub mod intelligence;

@@ -53,6 +53,7 @@ impl Engine {
                 &req.query,
                 req.mode,
                 &valid_at(&req.filters, req.as_of),
+                req.include_archived,
                 req.limit(),
                 req.embedding.clone(),
             )
@@ -81,6 +82,7 @@ impl Engine {
                 &req.query,
                 SearchMode::Hybrid,
                 &filter,
+                req.include_archived,
                 CONTEXT_CANDIDATES,
                 None,
             )
@@ -91,7 +93,15 @@ impl Engine {
                 ..filter
             };
             let lead = self
-                .retrieve(tenant, &req.query, SearchMode::Hybrid, &summaries, 1, None)
+                .retrieve(
+                    tenant,
+                    &req.query,
+                    SearchMode::Hybrid,
+                    &summaries,
+                    req.include_archived,
+                    1,
+                    None,
+                )
                 .await?;
             if let Some(lead) = lead.into_iter().next() {
                 ranked.retain(|r| r.record.memory.id != lead.record.memory.id);
@@ -129,15 +139,32 @@ impl Engine {
         })
     }
 
+    /// Conversations change what a search sees: the messages of archived
+    /// ones are left out (unless `include_archived`), those of pinned ones
+    /// get the pin's boost. Both are read from the conversations' rows at
+    /// each search (one indexed query), so a pin or an archive takes
+    /// effect at once, with no memory rewritten.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn retrieve(
         &self,
         tenant: &str,
         query: &str,
         mode: SearchMode,
         filter: &Filter,
+        include_archived: bool,
         limit: usize,
         supplied: Option<Vec<f32>>,
     ) -> Result<Vec<Ranked>> {
+        let flags = self.store.conversation_flags(tenant).await?;
+        let scoped;
+        let filter = if include_archived || flags.archived.is_empty() {
+            filter
+        } else {
+            let mut f = filter.clone();
+            f.excluded_sessions.extend(flags.archived);
+            scoped = f;
+            &scoped
+        };
         // Held until the search is done: dropping this future (a request
         // timeout, a client gone, shutdown) stops its blocking work.
         let cancel = self.search_cancel();
@@ -179,6 +206,7 @@ impl Engine {
                         ranking: &ranking,
                         keep,
                         cancel: &cancel,
+                        pinned: &flags.pinned,
                     },
                 )
                 .await?;

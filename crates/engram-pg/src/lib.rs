@@ -20,6 +20,7 @@
 //! concern: [`tenants`] (tenants and keys), [`memories`], [`search`],
 //! [`space`] (the embedding space) and [`limiter`].
 
+mod conversations;
 mod facts;
 mod jobs;
 mod lexical;

@@ -114,6 +114,14 @@ pub fn filter_sql(f: &Filter, params: &mut Vec<Param>) -> String {
                     .into(),
                 Box::new(t),
             ),
+            Condition::OneOf(field, vs) => (
+                format!(" AND m.{} = ANY(?)", field.column()),
+                Box::new(vs.to_vec()),
+            ),
+            Condition::NoneOf(field, vs) => (
+                format!(" AND (m.{0} IS NULL OR m.{0} <> ALL(?))", field.column()),
+                Box::new(vs.to_vec()),
+            ),
         };
         params.push(value);
         sql.push_str(&clause.replace('?', &format!("${}", params.len())));

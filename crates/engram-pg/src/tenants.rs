@@ -88,7 +88,13 @@ pub async fn get(store: &PgStore, id: &str) -> Result<Option<Tenant>> {
 pub async fn delete(store: &PgStore, id: &str) -> Result<bool> {
     store
         .with_tenant(id, async |tx| {
-            for table in ["memories", "idempotency", "lexical_stats"] {
+            for table in [
+                "memories",
+                "idempotency",
+                "lexical_stats",
+                "conversations",
+                "imports",
+            ] {
                 tx.execute(&format!("DELETE FROM {table} WHERE tenant_id = $1"), &[&id])
                     .await
                     .map_err(db_err)?;

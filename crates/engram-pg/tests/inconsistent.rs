@@ -157,6 +157,7 @@ async fn assert_memory_unreadable(f: &Fixture, reason: &str) {
         ranking: &ranking,
         keep: 5,
         cancel: &Cancel::new(),
+        pinned: &[],
     };
     assert_inconsistent(s.retrieve(TENANT, &search).await, &what, reason);
 }

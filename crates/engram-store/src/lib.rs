@@ -14,6 +14,7 @@
 //! backend holding them in memory reads only the winners' rows.
 
 pub mod backup;
+pub mod conversations;
 pub mod facts;
 pub mod jobs;
 #[cfg(feature = "testing")]
@@ -96,6 +97,8 @@ pub struct Retrieval<'a> {
     /// Checked by the store's blocking work and bounding its database
     /// statements: a search nobody waits for stops.
     pub cancel: &'a Cancel,
+    /// Sessions whose memories get the pin's boost (pinned conversations).
+    pub pinned: &'a [String],
 }
 
 /// A candidate's record and first-stage score.
@@ -132,6 +135,11 @@ fn hit_ids(dense: &[Hit], lexical: &[Hit]) -> Vec<String> {
         .collect()
 }
 
+/// Whether a memory of `session` gets the pin's boost.
+pub fn is_pinned(pinned: &[String], session: Option<&str>) -> bool {
+    session.is_some_and(|s| pinned.iter().any(|p| p == s))
+}
+
 /// What a shared rate limiter decided about one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Throttle {
@@ -144,7 +152,9 @@ pub enum Throttle {
 }
 
 #[async_trait]
-pub trait Store: facts::FactStore + jobs::JobStore + Send + Sync {
+pub trait Store:
+    conversations::ConversationStore + facts::FactStore + jobs::JobStore + Send + Sync
+{
     /// Backend name for logs and `/ready`.
     fn backend(&self) -> &'static str;
 
@@ -273,6 +283,7 @@ pub async fn retrieve_separately<S: Store + ?Sized>(
             lexical: lexical.get(r.memory.id.as_str()).copied(),
             importance: r.memory.importance,
             occurred_at: r.memory.occurred_at,
+            pinned: is_pinned(q.pinned, r.memory.session_id.as_deref()),
         })
         .collect();
     let (best, more) = q.ranking.best(&features, q.keep);

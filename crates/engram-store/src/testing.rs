@@ -88,7 +88,19 @@ fn filter(rng: &mut StdRng) -> Filter {
         after,
         before: rng.random_bool(0.3).then(|| day(rng.random_range(10..21))),
         valid_at: rng.random_bool(0.4).then(|| day(rng.random_range(0..21))),
+        sessions: rng.random_bool(0.2).then(|| sessions(rng)),
+        excluded_sessions: if rng.random_bool(0.3) {
+            sessions(rng)
+        } else {
+            Vec::new()
+        },
     }
+}
+
+/// Zero to two session ids, sometimes unknown ones.
+fn sessions(rng: &mut StdRng) -> Vec<String> {
+    let n = rng.random_range(0..3);
+    (0..n).filter_map(|_| pick(rng, "s", 5)).collect()
 }
 
 /// Fills a new tenant of `store` (bound to [`DIM`] dimensions) with random
@@ -140,6 +152,7 @@ pub async fn filters_pick_exactly_what_they_match(store: &dyn Store) {
                     ranking: &ranking,
                     keep: MEMORIES,
                     cancel: &cancel,
+                    pinned: &[],
                 },
             )
             .await

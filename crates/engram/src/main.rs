@@ -2,6 +2,7 @@
 
 mod bench;
 mod bootstrap;
+mod client;
 mod components;
 mod config;
 mod datadir;
@@ -56,6 +57,35 @@ enum Command {
         #[arg(long, default_value = "http://127.0.0.1:8080/health")]
         url: String,
     },
+    /// Import a ChatGPT or Claude `conversations.json` (or engram's JSON
+    /// lines) into a running server, with a progress bar and a summary.
+    /// Importing the same file again writes nothing new.
+    Import {
+        /// chatgpt, claude or jsonl.
+        #[arg(long)]
+        format: String,
+        file: std::path::PathBuf,
+        /// File every imported conversation in this folder.
+        #[arg(long)]
+        folder: Option<String>,
+        /// Give every imported conversation this label.
+        #[arg(long)]
+        label: Option<String>,
+        #[command(flatten)]
+        server: client::Server,
+    },
+    /// Write one conversation of a running server as JSON or Markdown.
+    Export {
+        conversation_id: String,
+        /// json or markdown.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Write here instead of to standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        server: client::Server,
+    },
 }
 
 #[derive(Subcommand)]
@@ -85,8 +115,24 @@ fn main() -> std::process::ExitCode {
     let (cli, config) = config::parse::<Cli>(std::env::args_os(), |name| std::env::var(name).ok())
         .unwrap_or_else(|e| e.exit());
     let result = (|| -> anyhow::Result<()> {
-        if let Command::Healthcheck { url } = &cli.command {
-            return maintenance::healthcheck(url);
+        match &cli.command {
+            Command::Healthcheck { url } => return maintenance::healthcheck(url),
+            Command::Import {
+                format,
+                file,
+                folder,
+                label,
+                server,
+            } => {
+                return client::import(server, format, file, folder.as_deref(), label.as_deref());
+            }
+            Command::Export {
+                conversation_id,
+                format,
+                out,
+                server,
+            } => return client::export(server, conversation_id, format, out.as_deref()),
+            _ => {}
         }
         init_logging(&config);
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -108,7 +154,9 @@ fn main() -> std::process::ExitCode {
                         bench::scale::run(&config, memories, queries, json).await
                     }
                 },
-                Command::Healthcheck { .. } => unreachable!("handled above"),
+                Command::Healthcheck { .. } | Command::Import { .. } | Command::Export { .. } => {
+                    unreachable!("handled above")
+                }
             }
         });
         // A stdin read cannot be cancelled: waiting for it at exit (after a

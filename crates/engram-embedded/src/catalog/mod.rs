@@ -60,10 +60,20 @@ impl Catalogs {
 
     /// Each row's importance and time (microseconds), `None` for a row not
     /// catalogued (deleted since it was found).
-    pub fn ranking_facts(&self, seq: i64, rows: &[i64]) -> Result<Vec<Option<(f32, i64)>>> {
+    pub fn ranking_facts(
+        &self,
+        seq: i64,
+        rows: &[i64],
+        pinned: &[String],
+    ) -> Result<Vec<Option<(f32, i64, bool)>>> {
         self.tenants.read(seq, |catalog| {
+            let pinned = catalog.known(pinned);
             rows.iter()
-                .map(|r| catalog.facts(*r).map(|f| (f.importance, f.occurred_at)))
+                .map(|r| {
+                    catalog
+                        .facts(*r)
+                        .map(|f| (f.importance, f.occurred_at, pinned.contains(&f.session)))
+                })
                 .collect()
         })
     }

@@ -94,6 +94,31 @@ struct Wanted {
     after: Option<i64>,
     before: Option<i64>,
     valid_at: Option<i64>,
+    /// The field's value must be one of these (interned; unknown names
+    /// dropped, as no memory has them).
+    one_of: Vec<(query::Field, Vec<u32>)>,
+    /// The field's value must be none of these.
+    none_of: Vec<(query::Field, Vec<u32>)>,
+}
+
+/// A memory's interned value of `field` ([`NONE`] when it has none).
+fn value(f: &Facts, field: query::Field) -> u32 {
+    match field {
+        query::Field::UserId => f.user,
+        query::Field::AgentId => f.agent,
+        query::Field::SessionId => f.session,
+        query::Field::Kind => f.kind,
+    }
+}
+
+/// The posting lists of `field`, if it has them.
+fn posted(field: query::Field) -> Option<Field> {
+    match field {
+        query::Field::UserId => Some(Field::User),
+        query::Field::AgentId => Some(Field::Agent),
+        query::Field::SessionId => Some(Field::Session),
+        query::Field::Kind => None,
+    }
 }
 
 impl Wanted {
@@ -108,6 +133,14 @@ impl Wanted {
             && self
                 .valid_at
                 .is_none_or(|t| f.valid_from <= t && t < f.valid_to)
+            && self
+                .one_of
+                .iter()
+                .all(|(field, vs)| vs.contains(&value(f, *field)))
+            && self
+                .none_of
+                .iter()
+                .all(|(field, vs)| !vs.contains(&value(f, *field)))
     }
 
     fn keys(&self) -> Vec<(Field, u32)> {
@@ -245,6 +278,17 @@ impl Catalog {
                 Condition::OccurredFrom(t) => w.after = Some(t.timestamp_micros()),
                 Condition::OccurredBefore(t) => w.before = Some(t.timestamp_micros()),
                 Condition::ValidAt(t) => w.valid_at = Some(t.timestamp_micros()),
+                Condition::OneOf(field, vs) => {
+                    let known: Vec<u32> = vs.iter().filter_map(|v| id(v)).collect();
+                    if known.is_empty() {
+                        return None;
+                    }
+                    w.one_of.push((field, known));
+                }
+                Condition::NoneOf(field, vs) => {
+                    w.none_of
+                        .push((field, vs.iter().filter_map(|v| id(v)).collect()));
+                }
             }
         }
         Some(w)
@@ -273,9 +317,14 @@ impl Catalog {
             }
             Ok(out)
         };
-        match shortest {
-            Some(list) => select(&mut list.iter().copied()),
-            None => {
+        let union = match shortest {
+            Some(_) => None,
+            None => self.union_of_one_of(&wanted),
+        };
+        match (shortest, union) {
+            (Some(list), _) => select(&mut list.iter().copied()),
+            (None, Some(rows)) => select(&mut rows.into_iter()),
+            (None, None) => {
                 let mut rows = select(&mut self.facts.keys().copied())?;
                 rows.sort_unstable();
                 Ok(rows)
@@ -283,11 +332,37 @@ impl Catalog {
         }
     }
 
+    /// The rows of the first `one_of` set of a field with posting lists,
+    /// ascending: where a filter naming only a set of sessions starts.
+    fn union_of_one_of(&self, wanted: &Wanted) -> Option<Vec<i64>> {
+        let (field, vs) = wanted
+            .one_of
+            .iter()
+            .find_map(|(f, vs)| Some((posted(*f)?, vs)))?;
+        let mut rows: Vec<i64> = vs
+            .iter()
+            .filter_map(|v| self.postings.get(&(field, *v)))
+            .flatten()
+            .copied()
+            .collect();
+        rows.sort_unstable();
+        rows.dedup();
+        Some(rows)
+    }
+
     /// [`Catalog::allowed`], never cancelled.
     #[cfg(test)]
     pub fn passing(&self, filter: &Filter) -> Vec<i64> {
         self.allowed(filter, &Cancel::new())
             .expect("never cancelled")
+    }
+
+    /// The interned ids of these names (those some memory has).
+    pub fn known(&self, names: &[String]) -> Vec<u32> {
+        names
+            .iter()
+            .filter_map(|n| self.ids.get(n).copied())
+            .collect()
     }
 
     pub fn facts(&self, rowid: i64) -> Option<&Facts> {

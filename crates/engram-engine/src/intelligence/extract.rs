@@ -163,6 +163,9 @@ impl Engine {
                 &text.join("\n"),
                 SearchMode::Hybrid,
                 &crate::facts::valid_at(&filter, Some(at)),
+                // Facts stand apart from the conversations they came from:
+                // an archived chat's facts still hold.
+                true,
                 KNOWN,
                 None,
             )

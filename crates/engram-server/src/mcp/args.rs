@@ -168,6 +168,7 @@ macro_rules! filtered_args {
                     after: self.after,
                     before: self.before,
                     valid_at: None,
+                    ..Default::default()
                 }
             }
         }
@@ -199,6 +200,7 @@ impl From<SearchMemories> for SearchRequest {
             mode: a.mode.unwrap_or_default(),
             embedding: None,
             as_of: a.as_of,
+            include_archived: false,
         }
     }
 }
@@ -227,6 +229,7 @@ impl From<GetContext> for ContextRequest {
             token_budget: a.token_budget,
             as_of: a.as_of,
             lead_with_summary: a.lead_with_summary.unwrap_or(false),
+            include_archived: false,
         }
     }
 }

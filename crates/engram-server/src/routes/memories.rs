@@ -80,13 +80,7 @@ pub async fn create(
     headers: HeaderMap,
     Body(item): Body<NewMemory>,
 ) -> ApiResult<Response> {
-    let key = match headers.get("idempotency-key") {
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII text"))?,
-        ),
-        None => None,
-    };
+    let key = idempotency_key(&headers)?;
     let added = s.engine.add(&p.tenant_id, item, key).await?;
     let mut resp = (StatusCode::CREATED, Json(added.memory)).into_response();
     if added.replayed {
@@ -94,6 +88,17 @@ pub async fn create(
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(resp)
+}
+
+/// The `Idempotency-Key` header, if sent.
+pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<&str>> {
+    headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| ApiError::field("Idempotency-Key", "must be visible ASCII text"))
+        })
+        .transpose()
 }
 
 /// Add up to 1000 memories in one all-or-nothing write.
@@ -167,6 +172,7 @@ pub async fn list(
         after: q.after,
         before: q.before,
         valid_at: q.as_of,
+        ..Default::default()
     };
     Ok(Json(
         s.engine

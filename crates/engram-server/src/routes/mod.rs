@@ -1,6 +1,7 @@
 //! The route table. Handlers are grouped by who may call them.
 
 pub mod admin;
+pub mod conversations;
 pub mod facts;
 pub mod memories;
 pub mod ops;
@@ -44,4 +45,27 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/memories/{id}/history", get(facts::history))
         .route("/v1/search", post(retrieval::search))
         .route("/v1/context", post(retrieval::context))
+        .route(
+            "/v1/conversations",
+            post(conversations::create).get(conversations::list),
+        )
+        .route("/v1/conversations/search", post(conversations::search))
+        .route(
+            "/v1/conversations/{id}",
+            get(conversations::get)
+                .patch(conversations::update)
+                .delete(conversations::delete),
+        )
+        .route(
+            "/v1/conversations/{id}/messages",
+            post(conversations::append).get(conversations::messages),
+        )
+        .route(
+            "/v1/conversations/{id}/messages/batch",
+            post(conversations::append_batch),
+        )
+        .route("/v1/conversations/{id}/export", get(conversations::export))
+        .route("/v1/folders", get(conversations::folders))
+        .route("/v1/import", post(conversations::import))
+        .route("/v1/import/{id}", get(conversations::import_job))
 }

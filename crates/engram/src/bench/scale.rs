@@ -186,6 +186,7 @@ pub async fn run(
             },
             embedding: with_vector.then_some(vector),
             as_of: None,
+            include_archived: false,
         }
     };
     let mut lat = Vec::with_capacity(queries);
@@ -242,6 +243,7 @@ pub async fn run(
             ranking: &ranking,
             keep: 10,
             cancel: &cancel,
+            pinned: &[],
         };
         let got = engine.store().vector_search(&tenant.id, &search).await?;
         let truth: std::collections::HashSet<&str> = best
