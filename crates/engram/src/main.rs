@@ -5,6 +5,7 @@ mod bootstrap;
 mod components;
 mod config;
 mod datadir;
+mod maintain;
 mod maintenance;
 mod mcp;
 mod serve;
@@ -42,6 +43,14 @@ enum Command {
     Restore {
         #[arg(long)]
         from: std::path::PathBuf,
+    },
+    /// Write yesterday's roll-up summaries (and last week's on Mondays,
+    /// last month's on the 1st) and reflections for every active user;
+    /// needs an LLM (docs/FACTS.md).
+    Maintain {
+        /// The run's time instead of now (RFC 3339), e.g. to catch up.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Measure the engine (see docs/BENCHMARKS.md).
     Bench {
@@ -99,6 +108,7 @@ fn main() -> std::process::ExitCode {
                 Command::Migrate => maintenance::migrate(&config).await,
                 Command::Backup { out } => maintenance::backup(&config, &out).await,
                 Command::Restore { from } => maintenance::restore(&config, &from).await,
+                Command::Maintain { at } => maintain::run(&config, at).await,
                 Command::Bench { what, json } => match what {
                     Bench::Embed { documents, queries } => {
                         bench::embed::run(&config, documents, queries, json)
