@@ -10,6 +10,7 @@
 
 mod auth;
 mod ingest;
+pub mod jobs;
 mod llm;
 pub mod metering;
 mod rerank;
@@ -90,6 +91,7 @@ pub struct Engine {
     search_timeout: Option<Duration>,
     llm: Option<Arc<dyn Llm>>,
     prices: metering::Prices,
+    jobs: jobs::Jobs,
 }
 
 impl Engine {
@@ -113,6 +115,7 @@ impl Engine {
             search_timeout: None,
             llm: None,
             prices: metering::Prices::default(),
+            jobs: jobs::Jobs::default(),
         })
     }
 

@@ -1,6 +1,7 @@
 //! The route table. Handlers are grouped by who may call them.
 
 pub mod admin;
+pub mod jobs;
 pub mod memories;
 pub mod ops;
 pub mod retrieval;
@@ -33,6 +34,8 @@ pub fn routes() -> Router<AppState> {
                 .delete(memories::delete_where),
         )
         .route("/v1/memories/batch", post(memories::batch))
+        .route("/v1/memories/reembed", post(jobs::reembed))
+        .route("/v1/jobs/{id}", get(jobs::get))
         .route(
             "/v1/memories/{id}",
             get(memories::get)
