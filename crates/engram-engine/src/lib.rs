@@ -12,6 +12,7 @@ mod auth;
 mod facts;
 mod ingest;
 pub mod intelligence;
+pub mod jobs;
 mod llm;
 pub mod metering;
 mod rerank;
@@ -92,6 +93,7 @@ pub struct Engine {
     search_timeout: Option<Duration>,
     llm: Option<Arc<dyn Llm>>,
     prices: metering::Prices,
+    jobs: jobs::Jobs,
 }
 
 impl Engine {
@@ -115,6 +117,7 @@ impl Engine {
             search_timeout: None,
             llm: None,
             prices: metering::Prices::default(),
+            jobs: jobs::Jobs::default(),
         })
     }
 

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, facts, memories, ops, retrieval};
+use crate::routes::{admin, facts, jobs, memories, ops, retrieval};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,11 +18,13 @@ use crate::routes::{admin, facts, memories, ops, retrieval};
         memories::create, memories::batch, memories::get, memories::update, memories::delete,
         memories::list, memories::delete_where, facts::new_version, facts::history,
         retrieval::search, retrieval::context,
+        jobs::get, jobs::reembed,
     ),
     modifiers(&BearerKeys, &ProblemResponses),
     tags(
         (name = "memories", description = "Write and read memories"),
         (name = "retrieval", description = "Search and context assembly"),
+        (name = "jobs", description = "Background jobs (docs/JOBS.md)"),
         (name = "admin", description = "Tenants and keys (admin key)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )

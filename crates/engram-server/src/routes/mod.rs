@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod facts;
+pub mod jobs;
 pub mod memories;
 pub mod ops;
 pub mod retrieval;
@@ -34,6 +35,8 @@ pub fn routes() -> Router<AppState> {
                 .delete(memories::delete_where),
         )
         .route("/v1/memories/batch", post(memories::batch))
+        .route("/v1/memories/reembed", post(jobs::reembed))
+        .route("/v1/jobs/{id}", get(jobs::get))
         .route(
             "/v1/memories/{id}",
             get(memories::get)
