@@ -4,6 +4,8 @@
 //! budgeted, and none of it is on the search path.
 
 pub mod extract;
+pub(crate) mod handlers;
+mod infer;
 pub mod prompts;
 pub mod summarize;
 

@@ -97,6 +97,9 @@ impl Default for Jobs {
             queued: tokio::sync::Notify::new(),
         };
         jobs.add(Arc::new(reembed::Reembed));
+        jobs.add(Arc::new(crate::intelligence::handlers::ExtractFacts));
+        jobs.add(Arc::new(crate::intelligence::handlers::Summarize));
+        jobs.add(Arc::new(crate::intelligence::handlers::Reflect));
         jobs
     }
 }
