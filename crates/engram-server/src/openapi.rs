@@ -17,6 +17,7 @@ use crate::routes::{admin, facts, jobs, memories, ops, retrieval};
         admin::create_key, admin::list_keys, admin::delete_key,
         memories::create, memories::batch, memories::get, memories::update, memories::delete,
         memories::list, memories::delete_where, facts::new_version, facts::history,
+        facts::summarize, facts::reflect,
         retrieval::search, retrieval::context,
         jobs::get, jobs::reembed,
     ),

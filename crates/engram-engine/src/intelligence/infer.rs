@@ -8,13 +8,50 @@ use std::collections::BTreeSet;
 
 use serde_json::json;
 
-use engram_core::summary::SummaryRequest;
+use engram_core::memory::validate_id;
+use engram_core::summary::{ReflectionRequest, SummaryRequest};
 use engram_core::{Memory, NewMemory, Result};
+use engram_store::jobs::Job;
 
-use super::prompts::{FACTS, SUMMARY};
+use super::prompts::{FACTS, REFLECTION, SUMMARY};
 use crate::Engine;
 
 impl Engine {
+    /// Queues a summary (a session's, or a user's roll-up); one queued per
+    /// session or period at a time.
+    pub async fn queue_summary(&self, tenant: &str, req: &SummaryRequest) -> Result<Job> {
+        req.validate()?;
+        self.require_llm()?;
+        let key = match (&req.session_id, &req.period) {
+            (Some(s), _) => format!("session:{s}"),
+            (None, Some(p)) => {
+                let (start, _) = p.bounds(req.at.unwrap_or_else(chrono::Utc::now));
+                format!(
+                    "{}:{}:{}",
+                    p.as_str(),
+                    req.user_id.as_deref().unwrap_or(""),
+                    start.timestamp()
+                )
+            }
+            (None, None) => String::new(),
+        };
+        self.enqueue(tenant, SUMMARY, json!({ "request": req }), Some(key), None)
+            .await
+    }
+
+    /// Queues a reflection over the user's latest memories.
+    pub async fn queue_reflection(&self, tenant: &str, req: &ReflectionRequest) -> Result<Job> {
+        validate_id(&req.user_id, "user_id")?;
+        if let Some(a) = &req.agent_id {
+            validate_id(a, "agent_id")?;
+        }
+        self.require_llm()?;
+        let payload = json!({ "user_id": req.user_id, "agent_id": req.agent_id });
+        let key = format!("{}:{}", req.user_id, req.agent_id.as_deref().unwrap_or(""));
+        self.enqueue(tenant, REFLECTION, payload, Some(key), None)
+            .await
+    }
+
     /// Refuses an inferring write before anything is stored when no LLM is
     /// configured (`llm_not_configured`, saying how to configure one).
     pub(crate) fn check_infer(&self, items: &[NewMemory]) -> Result<()> {

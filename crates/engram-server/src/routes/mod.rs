@@ -45,6 +45,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/memories/{id}/versions", post(facts::new_version))
         .route("/v1/memories/{id}/history", get(facts::history))
+        .route("/v1/summaries", post(facts::summarize))
+        .route("/v1/reflections", post(facts::reflect))
         .route("/v1/search", post(retrieval::search))
         .route("/v1/context", post(retrieval::context))
 }
