@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use engram_core::memory::MAX_CONTENT_CHARS;
 use engram_core::query::SearchMode;
@@ -18,7 +18,8 @@ use engram_llm::Prompt;
 use engram_store::{Idempotency, InsertOutcome};
 
 use super::prompts::{FACTS, FACTS_SCHEMA, FACTS_SYSTEM, FACTS_VERSION};
-use crate::{Engine, Spend};
+use super::provenance;
+use crate::Engine;
 
 /// Known facts shown to the LLM beside the new messages: the nearest few
 /// are the ones a new fact can repeat, refine or contradict, and each costs
@@ -272,12 +273,7 @@ impl Engine {
             schema: Some(&FACTS_SCHEMA),
             max_tokens: MAX_TOKENS,
         };
-        let spend = Spend {
-            tenant_id: tenant,
-            project,
-            kind: FACTS,
-        };
-        let reply = self.complete(&spend, &prompt).await?;
+        let reply = self.ask(tenant, project, &prompt).await?;
         report.input_tokens += reply.usage.input_tokens;
         report.output_tokens += reply.usage.output_tokens;
         let (proposals, ignored) = proposals(reply.json.as_ref(), known.len());
@@ -286,9 +282,7 @@ impl Engine {
             .push(reply.json.clone().unwrap_or_else(|| json!(reply.text)));
         report.ignored += ignored;
         let cites: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
-        let mut metadata = Map::new();
-        metadata.insert("prompt".into(), json!(report.prompt));
-        metadata.insert("model".into(), json!(reply.model));
+        let metadata = provenance(&report.prompt, &reply);
         let new_fact = |content: String| NewMemory {
             content,
             kind: Kind::Semantic,

@@ -21,26 +21,10 @@ use anyhow::{Context, bail};
 use engram_core::query::{SearchMode, SearchRequest};
 use engram_core::summary::SummaryRequest;
 use engram_core::{Filter, Kind};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-use crate::bench::locomo::{memories_of, recall_at};
+use crate::bench::locomo::{Sample, memories_of, recall_at};
 use crate::config::Config;
-
-#[derive(Deserialize)]
-struct Sample {
-    sample_id: String,
-    conversation: Map<String, Value>,
-    qa: Vec<Qa>,
-}
-
-#[derive(Deserialize)]
-struct Qa {
-    question: String,
-    #[serde(default)]
-    evidence: Vec<String>,
-    category: u8,
-}
 
 /// Turns shown per question: recall@10.
 const K: usize = 10;
@@ -149,11 +133,10 @@ pub async fn run(c: &Config, file: &Path, limit: usize, json_out: bool) -> anyho
             }
         }
         let have: HashSet<&str> = dia.iter().map(String::as_str).collect();
-        for qa in s.qa.iter().filter(|q| {
-            (1..=4).contains(&q.category)
-                && !q.evidence.is_empty()
-                && q.evidence.iter().all(|e| have.contains(e.as_str()))
-        }) {
+        for qa in
+            s.qa.iter()
+                .filter(|q| q.scorable() && q.evidence.iter().all(|e| have.contains(e.as_str())))
+        {
             let search = |kinds: Option<Kind>| SearchRequest {
                 query: qa.question.clone(),
                 limit: Some(2 * K),
