@@ -14,7 +14,9 @@ port. Then:
     every metric and label that the alerts and dashboards query is exported;
   * helm test pod: its `engram healthcheck` passes against the server;
   * backup CronJob: its shell script writes a backup while the server runs,
-    and that backup restores into an empty store;
+    and that backup restores into an empty store; the maintain CronJob runs
+    `engram maintain` beside it (or, with no LLM configured, refuses saying
+    how to configure one);
   * SIGTERM: the server exits 0 within the pod's grace period.
 PostgreSQL renders run against VALIDATE_DEPLOY_DATABASE_URL (default: the
 local server, database engram_deploy_check, recreated) once the binary has a
@@ -360,6 +362,19 @@ def served(name, docs, dep, c, server, proc, base, env, claims):
         bc = spec["containers"][0]
         pod = Pod(f"{name} CronJob", spec, docs, claims)
         r = pod.run(bc)
+        if cj["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "maintain":
+            # engram maintain: yesterday's roll-ups; the memories written
+            # above are today's, so no LLM call is made. Without an LLM
+            # configured it must refuse, saying how to configure one.
+            if pod.env(bc).get("ENGRAM_LLM_URL"):
+                check(r.returncode == 0 and '"written"' in r.stdout,
+                      f"{name}: CronJob/{cj['metadata']['name']} runs engram maintain beside the running server",
+                      f"exit {r.returncode}: {tail(r.stdout + r.stderr)}")
+            else:
+                check(r.returncode != 0 and "ENGRAM_LLM_URL" in r.stderr,
+                      f"{name}: CronJob/{cj['metadata']['name']} without an LLM refuses, saying how to configure one",
+                      f"exit {r.returncode}: {tail(r.stdout + r.stderr)}")
+            continue
         dest = pod.path(bc, "/backup") if any(m["mountPath"] == "/backup" for m in bc.get("volumeMounts", [])) else None
         files = sorted(glob.glob(os.path.join(dest, "engram-*.jsonl.gz"))) if dest else []
         if not check(r.returncode == 0 and len(files) == 1,

@@ -121,6 +121,10 @@ pub struct NewMemory {
     /// Ids of memories (of this tenant) it was derived from.
     #[serde(default)]
     pub sources: Vec<String>,
+    /// Queue fact extraction from it (and its session's summary refresh)
+    /// with the configured LLM; the write does not wait (docs/FACTS.md).
+    #[serde(default)]
+    pub infer: bool,
 }
 
 /// A partial update. Absent fields are left as they are.

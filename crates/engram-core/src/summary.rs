@@ -106,6 +106,15 @@ impl SummaryRequest {
     }
 }
 
+/// `POST /v1/reflections`: whose memories to reflect on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReflectionRequest {
+    pub user_id: String,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,8 @@ const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 pub struct Added {
     pub memory: Memory,
     pub replayed: bool,
+    /// Jobs the write queued (`"infer": true`).
+    pub jobs: Vec<String>,
 }
 
 pub(crate) fn fingerprint<T: serde::Serialize>(items: &[T]) -> Result<String> {
@@ -123,16 +125,24 @@ impl Engine {
             }
             None => None,
         };
+        self.check_infer(std::slice::from_ref(&item))?;
+        let infer = item.infer;
         let mut records = self.prepare(tenant, vec![item], |_| String::new()).await?;
         match self
             .store
             .insert(tenant, records.clone(), idem.clone())
             .await?
         {
-            InsertOutcome::Inserted => Ok(Added {
-                memory: records.remove(0).memory,
-                replayed: false,
-            }),
+            InsertOutcome::Inserted => {
+                let memory = records.remove(0).memory;
+                let inferred: &[&Memory] = if infer { &[&memory] } else { &[] };
+                let jobs = self.queue_inference(tenant, inferred).await?;
+                Ok(Added {
+                    memory,
+                    replayed: false,
+                    jobs,
+                })
+            }
             InsertOutcome::KeyTaken => {
                 // A concurrent request with the same key won the race.
                 let idem = idem.ok_or_else(|| Error::internal("key taken without a key"))?;
@@ -161,6 +171,7 @@ impl Engine {
             Some(memory) => Ok(Some(Added {
                 memory,
                 replayed: true,
+                jobs: Vec::new(),
             })),
             None => Err(Error::conflict(
                 Code::IdempotencyKeySpent,
@@ -171,18 +182,37 @@ impl Engine {
 
     /// Adds up to [`MAX_BATCH`] memories in one transaction.
     pub async fn add_batch(&self, tenant: &str, items: Vec<NewMemory>) -> Result<Vec<String>> {
+        Ok(self.add_batch_inferring(tenant, items).await?.0)
+    }
+
+    /// [`Engine::add_batch`], also returning the jobs queued for the items
+    /// with `"infer": true`.
+    pub async fn add_batch_inferring(
+        &self,
+        tenant: &str,
+        items: Vec<NewMemory>,
+    ) -> Result<(Vec<String>, Vec<String>)> {
         if items.is_empty() || items.len() > MAX_BATCH {
             return Err(Error::invalid(
                 "items",
                 format!("must hold 1 to {MAX_BATCH} memories"),
             ));
         }
+        self.check_infer(&items)?;
+        let infer: Vec<bool> = items.iter().map(|m| m.infer).collect();
         let records = self
             .prepare(tenant, items, |i| format!("items[{i}]."))
             .await?;
         let ids = records.iter().map(|r| r.memory.id.clone()).collect();
-        self.store.insert(tenant, records, None).await?;
-        Ok(ids)
+        self.store.insert(tenant, records.clone(), None).await?;
+        let inferred: Vec<&Memory> = records
+            .iter()
+            .zip(infer)
+            .filter(|(_, i)| *i)
+            .map(|(r, _)| &r.memory)
+            .collect();
+        let jobs = self.queue_inference(tenant, &inferred).await?;
+        Ok((ids, jobs))
     }
 
     pub async fn get(&self, tenant: &str, id: &str) -> Result<Memory> {

@@ -13,6 +13,7 @@ pub mod conversations;
 mod facts;
 mod ingest;
 pub mod intelligence;
+pub mod jobs;
 mod llm;
 pub mod metering;
 mod rerank;
@@ -93,6 +94,7 @@ pub struct Engine {
     search_timeout: Option<Duration>,
     llm: Option<Arc<dyn Llm>>,
     prices: metering::Prices,
+    jobs: jobs::Jobs,
 }
 
 impl Engine {
@@ -116,6 +118,7 @@ impl Engine {
             search_timeout: None,
             llm: None,
             prices: metering::Prices::default(),
+            jobs: jobs::Jobs::default(),
         })
     }
 

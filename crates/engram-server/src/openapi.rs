@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, conversations, facts, memories, ops, retrieval};
+use crate::routes::{admin, conversations, facts, jobs, memories, ops, retrieval};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,17 +17,20 @@ use crate::routes::{admin, conversations, facts, memories, ops, retrieval};
         admin::create_key, admin::list_keys, admin::delete_key,
         memories::create, memories::batch, memories::get, memories::update, memories::delete,
         memories::list, memories::delete_where, facts::new_version, facts::history,
+        facts::summarize, facts::reflect,
         retrieval::search, retrieval::context,
         conversations::create, conversations::list, conversations::get, conversations::update,
         conversations::delete, conversations::append, conversations::append_batch,
         conversations::messages, conversations::export, conversations::search,
         conversations::folders, conversations::import, conversations::import_job,
+        jobs::get, jobs::reembed,
     ),
     modifiers(&BearerKeys, &ProblemResponses),
     tags(
         (name = "memories", description = "Write and read memories"),
         (name = "retrieval", description = "Search and context assembly"),
         (name = "conversations", description = "Threads of messages (each a memory), folders, import and export"),
+        (name = "jobs", description = "Background jobs (docs/JOBS.md)"),
         (name = "admin", description = "Tenants and keys (admin key)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )

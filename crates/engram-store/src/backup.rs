@@ -24,6 +24,9 @@ const PAGE: usize = 1000;
 /// bound, a small gzip file of one endless line would fill memory.
 pub const MAX_LINE_BYTES: usize = 16 << 20;
 
+// One line at a time is built or read, never a collection of them: the
+// size of the memory variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Line {

@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use engram_embed::{Embedder, HttpEmbedder, HttpFlavor, OnnxEmbedder, Reranker, TokenCounter};
 use engram_embedded::EmbeddedStore;
 use engram_engine::Engine;
+use engram_engine::jobs::JobsConfig;
 use engram_engine::llm_client::{Backoff, Llm, OpenAiLlm, OpenAiLlmConfig};
 use engram_pg::PgStore;
 use engram_store::Store;
@@ -152,5 +153,13 @@ pub async fn engine(c: &Config) -> anyhow::Result<Arc<Engine>> {
     if let Some(llm) = load_llm(c)? {
         engine = engine.with_llm(llm);
     }
-    Ok(Arc::new(engine.with_prices(c.prices.clone())))
+    let jobs = JobsConfig {
+        workers: c.job_workers,
+        lease: Duration::from_secs(c.job_lease_seconds),
+        max_attempts: c.job_max_attempts,
+        ..JobsConfig::default()
+    };
+    Ok(Arc::new(
+        engine.with_prices(c.prices.clone()).with_jobs_config(jobs),
+    ))
 }

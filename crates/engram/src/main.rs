@@ -6,6 +6,7 @@ mod client;
 mod components;
 mod config;
 mod datadir;
+mod maintain;
 mod maintenance;
 mod mcp;
 mod serve;
@@ -43,6 +44,14 @@ enum Command {
     Restore {
         #[arg(long)]
         from: std::path::PathBuf,
+    },
+    /// Write yesterday's roll-up summaries (and last week's on Mondays,
+    /// last month's on the 1st) and reflections for every active user;
+    /// needs an LLM (docs/FACTS.md).
+    Maintain {
+        /// The run's time instead of now (RFC 3339), e.g. to catch up.
+        #[arg(long)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
     },
     /// Measure the engine (see docs/BENCHMARKS.md).
     Bench {
@@ -102,6 +111,16 @@ enum Bench {
         #[arg(long)]
         data: std::path::PathBuf,
     },
+    /// Fact extraction and summaries with the configured LLM on the first
+    /// N whole sessions of a LoCoMo-format file: messages/s, tokens per
+    /// message, recall@10 with and without them.
+    Facts {
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// Whole sessions to process.
+        #[arg(long, default_value_t = 1)]
+        limit: usize,
+    },
     /// Ingest rate, search latency, ANN recall, memory and reopen time at N memories.
     Scale {
         #[arg(long)]
@@ -145,11 +164,15 @@ fn main() -> std::process::ExitCode {
                 Command::Migrate => maintenance::migrate(&config).await,
                 Command::Backup { out } => maintenance::backup(&config, &out).await,
                 Command::Restore { from } => maintenance::restore(&config, &from).await,
+                Command::Maintain { at } => maintain::run(&config, at).await,
                 Command::Bench { what, json } => match what {
                     Bench::Embed { documents, queries } => {
                         bench::embed::run(&config, documents, queries, json)
                     }
                     Bench::Locomo { data } => bench::locomo::run(&config, &data, json).await,
+                    Bench::Facts { file, limit } => {
+                        bench::facts::run(&config, &file, limit, json).await
+                    }
                     Bench::Scale { memories, queries } => {
                         bench::scale::run(&config, memories, queries, json).await
                     }

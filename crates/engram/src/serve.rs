@@ -58,6 +58,7 @@ pub async fn run(c: Config) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
     let flusher = tokio::spawn(flush_periodically(engine.clone(), stop_rx.clone()));
+    let workers = engine.start_job_workers(stop_rx.clone());
 
     let server = engram_server::serve(listener, app, stopped(stop_rx.clone()));
     let deadline = Duration::from_secs(c.shutdown_timeout_seconds);
@@ -68,6 +69,9 @@ pub async fn run(c: Config) -> anyhow::Result<()> {
         }
     }
     flusher.abort();
+    // Requests are done; a job still running gets the rest of the
+    // shutdown deadline, then its lease frees it for another worker.
+    workers.join(deadline).await;
     engine.flush().await.context("saving indexes at shutdown")?;
     tracing::info!("engram stopped");
     Ok(())

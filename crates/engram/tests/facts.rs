@@ -320,3 +320,60 @@ fn facts_hold_for_a_time_keep_their_versions_and_cite_their_sources() {
     let history = s.get(&format!("/v1/memories/{}/history", id(&acme)), &key);
     assert_eq!(history.expect(200)["versions"].as_array().unwrap().len(), 3);
 }
+
+#[test]
+fn without_an_llm_inferring_writes_and_summaries_are_refused_and_nothing_else_changes() {
+    let s = Server::start(Opts::default());
+    let tenant = s.create_tenant("no-llm");
+    let key = s.create_key(&tenant, &["read", "write"]);
+    let refused = |r: common::Resp| {
+        r.expect_problem(409, None);
+        assert_eq!(r.json["code"], json!("llm_not_configured"), "{}", r.text);
+        assert!(r.text.contains("ENGRAM_LLM_URL"), "says how: {}", r.text);
+    };
+    refused(s.post(
+        "/v1/memories",
+        &key,
+        &json!({ "content": "I moved to Porto.", "infer": true }),
+    ));
+    refused(s.post(
+        "/v1/memories/batch",
+        &key,
+        &json!({ "items": [{ "content": "a" }, { "content": "b", "infer": true }] }),
+    ));
+    assert!(
+        s.list_all(&key, "").is_empty(),
+        "a refused write wrote nothing"
+    );
+    refused(s.post("/v1/summaries", &key, &json!({ "session_id": "s1" })));
+    refused(s.post("/v1/reflections", &key, &json!({ "user_id": "alice" })));
+    // Bad requests are told apart from a missing LLM.
+    s.post("/v1/summaries", &key, &json!({ "period": "daily" }))
+        .expect_problem(400, Some("user_id"));
+    s.post(
+        "/v1/summaries",
+        &key,
+        &json!({ "session_id": "s", "period": "weekly" }),
+    )
+    .expect_problem(400, Some("period"));
+    s.post("/v1/reflections", &key, &json!({ "user_id": "" }))
+        .expect_problem(400, Some("user_id"));
+    // Writes without infer, search and context work as before.
+    let m = s.add(
+        &key,
+        &json!({ "content": "Alice lives in Porto.", "infer": false }),
+    );
+    let r = s.post(
+        "/v1/memories/batch",
+        &key,
+        &json!({ "items": [{ "content": "x" }] }),
+    );
+    assert_eq!(r.expect(201)["jobs"], json!([]));
+    assert_eq!(valid(&s, &key, Value::Null).len(), 2);
+    assert!(
+        s.post("/v1/memories", &key, &json!({ "content": "y" }))
+            .header("engram-jobs")
+            .is_none()
+    );
+    assert_eq!(m["kind"], json!("episodic"));
+}

@@ -10,7 +10,7 @@ use std::process::Command;
 use common::{ADMIN_KEY, Opts, Server, Workdir, model_dir, pg, run_engram};
 use serde_json::{Value, json};
 
-const TOOLS: [&str; 8] = [
+const TOOLS: [&str; 9] = [
     "add_memory",
     "search_memories",
     "get_memory",
@@ -19,6 +19,7 @@ const TOOLS: [&str; 8] = [
     "delete_memory",
     "delete_all_memories",
     "get_context",
+    "memory_history",
 ];
 const DOG: &str = "Marta's dog is called Bruno; he is a three-year-old beagle.";
 const QUESTION: &str = "what is the name of Marta's dog?";
@@ -141,7 +142,7 @@ fn ids(search: &Value) -> Vec<String> {
 }
 
 #[track_caller]
-fn assert_eight_tools(report: &Value) {
+fn assert_the_tools(report: &Value) {
     assert!(report.get("connect_error").is_none(), "{report:#}");
     let names: Vec<&str> = report["tools"]
         .as_array()
@@ -188,12 +189,13 @@ fn remember_and_recall() -> Vec<(&'static str, Value)> {
             "list_memories",
             json!({ "user_id": "marta", "labels": ["pets"] }),
         ),
+        ("memory_history", json!({ "id": "$0.id" })),
     ]
 }
 
 #[track_caller]
 fn check_recall(report: &Value) -> String {
-    assert_eight_tools(report);
+    assert_the_tools(report);
     let id = ok(report, 0)["structured"]["id"]
         .as_str()
         .unwrap()
@@ -222,6 +224,18 @@ fn check_recall(report: &Value) -> String {
     assert_eq!(ok(report, 5)["structured"]["content"], json!(DOG));
     let listed = &ok(report, 6)["structured"]["items"];
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let history = ok(report, 7);
+    assert_eq!(
+        history["structured"]["versions"][0]["id"],
+        json!(id),
+        "{history:#}"
+    );
+    assert!(
+        history["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("v1 (valid always to now)")
+    );
     id
 }
 
@@ -316,7 +330,7 @@ fn streamable_http_serves_the_tools_to_the_python_sdk() {
             ("get_memory", json!({ "id": "$1.id" })),
         ],
     );
-    assert_eight_tools(&modern);
+    assert_the_tools(&modern);
     assert_eq!(
         ok(&modern, 0)["structured"]["labels"],
         json!(["dogs", "pets"])
@@ -375,7 +389,7 @@ fn keys_and_scopes_guard_the_http_endpoint() {
             ("delete_all_memories", json!({ "user_id": "marta" })),
         ],
     );
-    assert_eight_tools(&ro);
+    assert_the_tools(&ro);
     assert_eq!(ids(ok(&ro, 0)), std::slice::from_ref(&id));
     for i in 1..=4 {
         tool_error(&ro, i, "'write' scope");
@@ -460,7 +474,7 @@ fn stdio_serves_the_same_tools_on_the_same_data_directory() {
             ("search_memories", json!({ "query": QUESTION })),
         ],
     );
-    assert_eight_tools(&other);
+    assert_the_tools(&other);
     tool_error(&other, 0, "not found");
     assert_eq!(ids(ok(&other, 1)), Vec::<String>::new());
 
@@ -553,7 +567,7 @@ fn stdio_answers_a_corrupted_postgres_row_with_a_tool_error() {
             ("get_memory", json!({ "id": good })),
         ],
     );
-    assert_eight_tools(&report);
+    assert_the_tools(&report);
     let text = tool_error(&report, 0, "internal error");
     assert!(
         !text.contains("Bruno"),
@@ -575,7 +589,7 @@ fn stdio_answers_a_corrupted_postgres_row_with_a_tool_error() {
             ),
         ],
     );
-    assert_eight_tools(&report);
+    assert_the_tools(&report);
     tool_error(&report, 0, "internal error");
     assert_eq!(ids(ok(&report, 1)), Vec::<String>::new());
 }

@@ -242,3 +242,38 @@ fn rate_limits_are_shared_by_replicas() {
     let limited = statuses.iter().filter(|s| **s == 429).count();
     assert_eq!((ok, limited), (6, 6), "statuses: {statuses:?}");
 }
+
+/// Two replicas' workers draw from one queue: every job is claimed once
+/// (`FOR UPDATE SKIP LOCKED`), so each ends `done` after one attempt.
+#[test]
+fn two_replicas_run_each_job_once() {
+    let db = pg::Database::new();
+    let rs = replicas(&db, 2, Opts::default().env("ENGRAM_JOB_WORKERS", "3"));
+    let t = rs[0].create_tenant("queue");
+    let key = rs[0].create_key(&t, &["read", "write"]);
+    let id = rs[0].add_text(&key, "u", "A memory both replicas re-embed.");
+    let jobs: Vec<(usize, String)> = (0..40)
+        .map(|i| {
+            let r = &rs[i % 2];
+            let job = r.post("/v1/memories/reembed", &key, &json!({"ids": [id]}));
+            (i % 2, job.expect(202)["id"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for (i, job) in &jobs {
+        loop {
+            // Read through the other replica than the one that queued it.
+            let j = rs[1 - i]
+                .get(&format!("/v1/jobs/{job}"), &key)
+                .expect(200)
+                .clone();
+            if j["status"] == "done" {
+                assert_eq!(j["attempts"], 1, "{j}");
+                assert_eq!(j["result"], json!({"reembedded": 1, "missing": 0}));
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "job not done: {j}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use engram_core::memory::MAX_CONTENT_CHARS;
 use engram_core::query::SearchMode;
@@ -18,7 +18,8 @@ use engram_llm::Prompt;
 use engram_store::{Idempotency, InsertOutcome};
 
 use super::prompts::{FACTS, FACTS_SCHEMA, FACTS_SYSTEM, FACTS_VERSION};
-use crate::{Engine, Spend};
+use super::provenance;
+use crate::Engine;
 
 /// Known facts shown to the LLM beside the new messages: the nearest few
 /// are the ones a new fact can repeat, refine or contradict, and each costs
@@ -42,6 +43,9 @@ pub struct Extraction {
     pub ignored: usize,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// The LLM's answers as it gave them, one per scope: what the counts
+    /// above were decided from.
+    pub answers: Vec<Value>,
 }
 
 /// One proposal of the LLM, checked.
@@ -82,6 +86,82 @@ fn proposals(json: Option<&Value>, known: usize) -> (Vec<Proposal>, usize) {
         }
     }
     (out, ignored)
+}
+
+/// What the proposals do, decided together: the LLM may name one known
+/// fact in several proposals (a 1.5B model answered `replace 1` with the
+/// old fact's own text beside `update 1` with the new one).
+#[derive(Debug, Default, PartialEq)]
+struct Plan {
+    adds: Vec<String>,
+    /// (known fact, its new text)
+    versions: Vec<(usize, String)>,
+    invalidate: Vec<usize>,
+    known: usize,
+}
+
+/// Facts compared as written, ignoring case, spacing and a final period.
+fn same(a: &str, b: &str) -> bool {
+    let norm = |s: &str| s.trim().trim_end_matches('.').trim().to_lowercase();
+    norm(a) == norm(b)
+}
+
+/// A fact some proposal replaces is invalidated, and every text proposed
+/// for it that is not its own is added; a fact only refined gets its first
+/// new text as a new version. A text already known (or already planned)
+/// is not written again.
+fn plan(proposals: Vec<Proposal>, known: &[Memory]) -> Plan {
+    let mut plan = Plan::default();
+    let mut by_target: Vec<(usize, bool, Vec<String>)> = Vec::new();
+    for p in proposals {
+        let (t, replaces, text) = match p {
+            Proposal::Known => {
+                plan.known += 1;
+                continue;
+            }
+            Proposal::Add(text) => {
+                if known.iter().any(|k| same(&k.content, &text))
+                    || plan.adds.iter().any(|a| same(a, &text))
+                {
+                    plan.known += 1;
+                } else {
+                    plan.adds.push(text);
+                }
+                continue;
+            }
+            Proposal::Replace(t, text) => (t, true, text),
+            Proposal::Version(t, text) => (t, false, text),
+        };
+        match by_target.iter_mut().find(|(k, ..)| *k == t) {
+            Some(entry) => {
+                entry.1 |= replaces;
+                entry.2.push(text);
+            }
+            None => by_target.push((t, replaces, vec![text])),
+        }
+    }
+    for (t, replaces, texts) in by_target {
+        let mut new: Vec<String> = Vec::new();
+        for text in texts {
+            if same(&known[t].content, &text) || new.iter().any(|n| same(n, &text)) {
+                plan.known += 1;
+            } else {
+                new.push(text);
+            }
+        }
+        if replaces {
+            plan.invalidate.push(t);
+            for text in new {
+                if !plan.adds.iter().any(|a| same(a, &text)) {
+                    plan.adds.push(text);
+                }
+            }
+        } else if let Some(first) = new.first() {
+            plan.versions.push((t, first.clone()));
+            plan.known += new.len() - 1;
+        }
+    }
+    plan
 }
 
 fn day(t: DateTime<Utc>) -> String {
@@ -196,20 +276,16 @@ impl Engine {
             schema: Some(&FACTS_SCHEMA),
             max_tokens: MAX_TOKENS,
         };
-        let spend = Spend {
-            tenant_id: tenant,
-            project,
-            kind: FACTS,
-        };
-        let reply = self.complete(&spend, &prompt).await?;
+        let reply = self.ask(tenant, project, &prompt).await?;
         report.input_tokens += reply.usage.input_tokens;
         report.output_tokens += reply.usage.output_tokens;
         let (proposals, ignored) = proposals(reply.json.as_ref(), known.len());
+        report
+            .answers
+            .push(reply.json.clone().unwrap_or_else(|| json!(reply.text)));
         report.ignored += ignored;
         let cites: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
-        let mut metadata = Map::new();
-        metadata.insert("prompt".into(), json!(report.prompt));
-        metadata.insert("model".into(), json!(reply.model));
+        let metadata = provenance(&report.prompt, &reply);
         let new_fact = |content: String| NewMemory {
             content,
             kind: Kind::Semantic,
@@ -221,44 +297,37 @@ impl Engine {
             metadata: metadata.clone(),
             ..Default::default()
         };
-        let mut adds = Vec::new();
-        for p in proposals {
-            match p {
-                Proposal::Known => report.known += 1,
-                Proposal::Add(fact) => adds.push(new_fact(fact)),
-                Proposal::Replace(t, fact) => {
-                    let old = &known[t];
-                    // Ends where the new one starts; a fact already ended
-                    // (a repeated run) or starting later is left as it is.
-                    if old.temporal.valid_to.is_none()
-                        && old.temporal.valid_from.is_none_or(|f| f < at)
-                    {
-                        let end = MemoryPatch {
-                            valid_to: Some(at),
-                            ..Default::default()
-                        };
-                        self.update(tenant, &old.id, end).await?;
-                        report.invalidated.push(old.id.clone());
-                    }
-                    adds.push(new_fact(fact));
-                }
-                Proposal::Version(t, fact) => {
-                    let old = &known[t];
-                    if old.content == fact || old.temporal.valid_from.is_some_and(|f| f >= at) {
-                        report.known += 1;
-                        continue;
-                    }
-                    let change = NewVersion {
-                        content: fact,
-                        valid_from: Some(at),
-                        sources: cites.clone(),
-                        importance: None,
-                    };
-                    let m = self.new_version(tenant, &old.id, change).await?;
-                    report.versioned.push(m.id);
-                }
+        let plan = plan(proposals, &known);
+        report.known += plan.known;
+        for t in plan.invalidate {
+            let old = &known[t];
+            // Ends where the new one starts; a fact already ended (a
+            // repeated run) or starting later is left as it is.
+            if old.temporal.valid_to.is_none() && old.temporal.valid_from.is_none_or(|f| f < at) {
+                let end = MemoryPatch {
+                    valid_to: Some(at),
+                    ..Default::default()
+                };
+                self.update(tenant, &old.id, end).await?;
+                report.invalidated.push(old.id.clone());
             }
         }
+        for (t, fact) in plan.versions {
+            let old = &known[t];
+            if old.temporal.valid_from.is_some_and(|f| f >= at) {
+                report.known += 1;
+                continue;
+            }
+            let change = NewVersion {
+                content: fact,
+                valid_from: Some(at),
+                sources: cites.clone(),
+                importance: None,
+            };
+            let m = self.new_version(tenant, &old.id, change).await?;
+            report.versioned.push(m.id);
+        }
+        let adds: Vec<NewMemory> = plan.adds.into_iter().map(new_fact).collect();
         if adds.is_empty() {
             return Ok(());
         }
@@ -319,5 +388,56 @@ mod tests {
         assert!(matches!(p[2], Proposal::Known));
         assert!(matches!(&p[3], Proposal::Add(_)));
         assert_eq!(proposals(None, 3).0.len(), 0);
+    }
+
+    fn fact(text: &str) -> Memory {
+        Memory::from_new(
+            text.into(),
+            NewMemory {
+                content: text.into(),
+                ..Default::default()
+            },
+            Utc::now(),
+        )
+    }
+
+    #[test]
+    fn a_replaced_fact_ends_and_the_new_texts_for_it_are_added() {
+        let known = [fact("Alice lives in Lisbon."), fact("Alice is a nurse.")];
+        // What the local model answered for "I moved to Porto last week!".
+        let p = plan(
+            vec![
+                Proposal::Replace(0, "Alice lives in Lisbon.".into()),
+                Proposal::Version(0, "Alice moved to Porto last week!".into()),
+                Proposal::Version(1, "alice is a nurse".into()),
+                Proposal::Add("Alice likes tea.".into()),
+                Proposal::Add("Alice likes tea".into()),
+            ],
+            &known,
+        );
+        assert_eq!(
+            p,
+            Plan {
+                adds: vec![
+                    "Alice likes tea.".into(),
+                    "Alice moved to Porto last week!".into()
+                ],
+                versions: vec![],
+                invalidate: vec![0],
+                known: 3,
+            }
+        );
+        let p = plan(
+            vec![
+                Proposal::Version(1, "Alice is a nurse in Porto.".into()),
+                Proposal::Version(1, "Alice is a night nurse.".into()),
+            ],
+            &known,
+        );
+        assert_eq!(
+            p.versions,
+            vec![(1, "Alice is a nurse in Porto.".to_string())]
+        );
+        assert_eq!((p.adds.len(), p.known), (0, 1));
     }
 }

@@ -7,7 +7,7 @@
 
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use engram_core::query::MAX_LIST_LIMIT;
 use engram_core::summary::{Period, SummaryRequest};
@@ -20,7 +20,8 @@ use super::prompts::{
     INSIGHTS_SCHEMA, REFLECTION, REFLECTION_SYSTEM, REFLECTION_VERSION, SUMMARY, SUMMARY_SYSTEM,
     SUMMARY_VERSION, TEXT_SCHEMA,
 };
-use crate::{Engine, Spend};
+use super::provenance;
+use crate::Engine;
 
 /// Memories one summary reads: a session longer than this is summarized
 /// from its latest ones (with ~30 tokens a message, 200 fill ~6,000 prompt
@@ -137,12 +138,7 @@ impl Engine {
             schema: Some(&TEXT_SCHEMA),
             max_tokens: SUMMARY_TOKENS,
         };
-        let spend = Spend {
-            tenant_id: tenant,
-            project,
-            kind: SUMMARY,
-        };
-        let reply = self.complete(&spend, &prompt).await?;
+        let reply = self.ask(tenant, project, &prompt).await?;
         written.input_tokens = reply.usage.input_tokens;
         written.output_tokens = reply.usage.output_tokens;
         let text = reply
@@ -171,9 +167,7 @@ impl Engine {
                 self.new_version(tenant, &old.id, change).await?.id
             }
             None => {
-                let mut metadata = Map::new();
-                metadata.insert("prompt".into(), json!(written.prompt));
-                metadata.insert("model".into(), json!(reply.model));
+                let metadata = provenance(&written.prompt, &reply);
                 let new = NewMemory {
                     content: text,
                     kind: Kind::Summary,
@@ -225,12 +219,7 @@ impl Engine {
             schema: Some(&INSIGHTS_SCHEMA),
             max_tokens: REFLECTION_TOKENS,
         };
-        let spend = Spend {
-            tenant_id: tenant,
-            project,
-            kind: REFLECTION,
-        };
-        let reply = self.complete(&spend, &prompt).await?;
+        let reply = self.ask(tenant, project, &prompt).await?;
         written.input_tokens = reply.usage.input_tokens;
         written.output_tokens = reply.usage.output_tokens;
         let insights: Vec<String> = reply
@@ -246,9 +235,7 @@ impl Engine {
             .map(str::to_string)
             .collect();
         let cites: Vec<String> = sources.iter().map(|m| m.id.clone()).collect();
-        let mut metadata = Map::new();
-        metadata.insert("prompt".into(), json!(written.prompt));
-        metadata.insert("model".into(), json!(reply.model));
+        let metadata = provenance(&written.prompt, &reply);
         let items: Vec<NewMemory> = insights
             .into_iter()
             .map(|content| NewMemory {

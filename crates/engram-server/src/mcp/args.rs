@@ -107,6 +107,10 @@ pub struct AddMemory {
     pub occurred_at: Option<DateTime<Utc>>,
     /// Any JSON object to keep with the memory (source, ids of your own).
     pub metadata: Option<Map<String, Value>>,
+    /// Extract lasting facts from it in the background with the server's
+    /// LLM (they become memories of kind semantic, current ones replacing
+    /// what they contradict). Needs an LLM configured on the server.
+    pub infer: Option<bool>,
 }
 
 impl From<AddMemory> for NewMemory {
@@ -126,6 +130,7 @@ impl From<AddMemory> for NewMemory {
             valid_from: None,
             valid_to: None,
             sources: Vec::new(),
+            infer: a.infer.unwrap_or(false),
         }
     }
 }

@@ -8,6 +8,27 @@ use engram_core::Memory;
 use engram_core::query::{ContextResponse, Page, SearchResponse};
 
 /// One memory on one line: when, who, id, labels, text.
+/// One line per version, oldest first, each with when it held.
+pub fn history(h: &engram_core::temporal::History) -> String {
+    let bound = |t: Option<chrono::DateTime<chrono::Utc>>, open: &str| {
+        t.map_or(open.to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+    };
+    h.versions
+        .iter()
+        .map(|m| {
+            format!(
+                "v{} (valid {} to {}) {}: {}",
+                m.temporal.version,
+                bound(m.temporal.valid_from, "always"),
+                bound(m.temporal.valid_to, "now"),
+                m.id,
+                m.content.replace('\n', " ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub fn memory_line(m: &Memory) -> String {
     let mut line = format!("[{}] {}", m.occurred_at.format("%Y-%m-%d %H:%M"), m.id);
     for (name, value) in [

@@ -1,4 +1,4 @@
-//! The eight tools: how a model sees them (name, description, schema,
+//! The nine tools: how a model sees them (name, description, schema,
 //! hints), the scope each needs, and how a call becomes an engine call.
 //!
 //! Everything that goes wrong inside a known tool (bad arguments, a missing
@@ -117,6 +117,16 @@ const TOOLS: &[Spec] = &[
         scope: Scope::Read,
         destructive: false,
         schema: schema_for_input::<GetContext>,
+    },
+    Spec {
+        name: "memory_history",
+        title: "How a fact changed",
+        description: "Every version of a fact by id, oldest first, each with when it held \
+            (valid_from, valid_to): use it to answer what was true before, or when something \
+            changed. Earlier versions keep their own ids; any of them gives the same history.",
+        scope: Scope::Read,
+        destructive: false,
+        schema: schema_for_input::<MemoryId>,
     },
 ];
 
@@ -334,6 +344,11 @@ async fn run(
                 .await?;
             Outcome::new(render::context(&r), &r)
         }
+        "memory_history" => {
+            let a: MemoryId = parse(args)?;
+            let h = engine.history(tenant, &a.id).await?;
+            Outcome::new(render::history(&h), &h)
+        }
         other => unreachable!("tool {other} is in the catalogue but has no handler"),
     }
 }
@@ -343,7 +358,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_catalogue_has_the_eight_tools_with_object_schemas() {
+    fn the_catalogue_has_the_nine_tools_with_object_schemas() {
         let tools = catalogue();
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(
@@ -356,7 +371,8 @@ mod tests {
                 "update_memory",
                 "delete_memory",
                 "delete_all_memories",
-                "get_context"
+                "get_context",
+                "memory_history"
             ]
         );
         for t in &tools {

@@ -26,6 +26,8 @@ pub struct Batch {
 #[derive(Serialize, ToSchema)]
 pub struct BatchCreated {
     ids: Vec<String>,
+    /// Jobs queued for the items with `"infer": true` (`GET /v1/jobs/{id}`).
+    jobs: Vec<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -67,7 +69,8 @@ pub struct Deleted {
 
 /// Add a memory. With `Idempotency-Key`, a retry of the same request returns
 /// the first result (header `Idempotent-Replayed: true`) instead of adding
-/// a second memory.
+/// a second memory. With `"infer": true` the jobs it queued are named in
+/// the `Engram-Jobs` header (comma-separated ids).
 #[utoipa::path(post, path = "/v1/memories", tag = "memories", request_body = NewMemory,
     security(("tenant_key" = ["write"])),
     params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
@@ -86,6 +89,12 @@ pub async fn create(
     if added.replayed {
         resp.headers_mut()
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    // Ids are UUIDs: always a valid header value.
+    if !added.jobs.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&added.jobs.join(","))
+    {
+        resp.headers_mut().insert("engram-jobs", v);
     }
     Ok(resp)
 }
@@ -110,8 +119,8 @@ pub async fn batch(
     State(s): State<AppState>,
     Body(b): Body<Batch>,
 ) -> ApiResult<(StatusCode, Json<BatchCreated>)> {
-    let ids = s.engine.add_batch(&p.tenant_id, b.items).await?;
-    Ok((StatusCode::CREATED, Json(BatchCreated { ids })))
+    let (ids, jobs) = s.engine.add_batch_inferring(&p.tenant_id, b.items).await?;
+    Ok((StatusCode::CREATED, Json(BatchCreated { ids, jobs })))
 }
 
 /// Read one memory.

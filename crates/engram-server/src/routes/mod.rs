@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod conversations;
 pub mod facts;
+pub mod jobs;
 pub mod memories;
 pub mod ops;
 pub mod retrieval;
@@ -35,6 +36,8 @@ pub fn routes() -> Router<AppState> {
                 .delete(memories::delete_where),
         )
         .route("/v1/memories/batch", post(memories::batch))
+        .route("/v1/memories/reembed", post(jobs::reembed))
+        .route("/v1/jobs/{id}", get(jobs::get))
         .route(
             "/v1/memories/{id}",
             get(memories::get)
@@ -43,6 +46,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/memories/{id}/versions", post(facts::new_version))
         .route("/v1/memories/{id}/history", get(facts::history))
+        .route("/v1/summaries", post(facts::summarize))
+        .route("/v1/reflections", post(facts::reflect))
         .route("/v1/search", post(retrieval::search))
         .route("/v1/context", post(retrieval::context))
         .route(

@@ -22,25 +22,25 @@ const KS: [usize; 4] = [1, 5, 10, 20];
 const SEARCH_LIMIT: usize = 20;
 
 #[derive(Deserialize)]
-struct Sample {
-    sample_id: String,
-    conversation: Map<String, Value>,
-    qa: Vec<Qa>,
+pub struct Sample {
+    pub sample_id: String,
+    pub conversation: Map<String, Value>,
+    pub qa: Vec<Qa>,
 }
 
 #[derive(Deserialize)]
-struct Qa {
-    question: String,
+pub struct Qa {
+    pub question: String,
     #[serde(default)]
-    evidence: Vec<String>,
-    category: u8,
+    pub evidence: Vec<String>,
+    pub category: u8,
 }
 
 impl Qa {
     /// Categories 1-4 have evidence turns; category 5 (adversarial) has
     /// none by design, and a question whose evidence list is empty cannot
     /// be scored either (recall is undefined), so both are left out.
-    fn scorable(&self) -> bool {
+    pub fn scorable(&self) -> bool {
         (1..=4).contains(&self.category) && !self.evidence.is_empty()
     }
 }

@@ -4,6 +4,7 @@
 //! object as the last line of stdout.
 
 pub mod embed;
+pub mod facts;
 pub mod locomo;
 pub mod scale;
 mod stats;

@@ -129,6 +129,18 @@ pub struct Config {
     /// `model=IN/OUT,model=IN/OUT` (a model not listed costs 0)
     #[arg(long, env = "ENGRAM_PRICES", default_value = "", value_parser = prices)]
     pub prices: Prices,
+    /// Background jobs this process runs at once (0: it runs none, e.g. a
+    /// replica that only serves requests)
+    #[arg(long, env = "ENGRAM_JOB_WORKERS", default_value_t = 2)]
+    pub job_workers: usize,
+    /// How long a worker holds a claimed job; a killed worker's job is
+    /// run again after it
+    #[arg(long, env = "ENGRAM_JOB_LEASE_SECONDS", default_value_t = 600, value_parser = at_least(1u64))]
+    pub job_lease_seconds: u64,
+    /// Attempts before a failing job is dead (retried after 5 s, doubling
+    /// up to 1 h)
+    #[arg(long, env = "ENGRAM_JOB_MAX_ATTEMPTS", default_value_t = 5, value_parser = at_least(1u32))]
+    pub job_max_attempts: u32,
     #[command(flatten)]
     tuning: Tuning,
     /// The `[retrieval]` table of engram.toml with `tuning` applied.

@@ -59,6 +59,10 @@ Label that lets a pod of the release namespace through the NetworkPolicy
 CronJob names are limited to 52 characters; Job names become a 63-character
 label value.
 */}}
+{{- define "engram.maintainName" -}}
+{{- printf "%s-maintain" (include "engram.fullname" . | trunc 45 | trimSuffix "-") }}
+{{- end }}
+
 {{- define "engram.backupName" -}}
 {{- printf "%s-backup" (include "engram.fullname" . | trunc 45 | trimSuffix "-") }}
 {{- end }}
@@ -240,6 +244,12 @@ Checks that stop a broken configuration at install time.
 {{- end }}
 {{- if and (not $db) .Values.autoscaling.enabled }}
 {{- fail "engram: autoscaling.enabled needs a database. The embedded store is single-replica: set postgresql.url or postgresql.existingSecret (PostgreSQL + pgvector), or disable autoscaling." }}
+{{- end }}
+{{- if and (not $db) .Values.maintain.enabled }}
+{{- fail "engram: maintain.enabled needs a database. The embedded store's data directory is held by the server: set postgresql.url or postgresql.existingSecret (PostgreSQL + pgvector), or run `engram maintain` in the server's pod." }}
+{{- end }}
+{{- if and .Values.maintain.enabled (not .Values.maintain.llm.url) }}
+{{- fail "engram: maintain.enabled needs an LLM: set maintain.llm.url (an OpenAI-compatible API) and maintain.llm.model" }}
 {{- end }}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) }}
 {{- fail "engram: autoscaling.minReplicas must not exceed autoscaling.maxReplicas" }}
