@@ -11,6 +11,7 @@ mod catalog;
 mod indexes;
 mod jobs;
 mod memories;
+mod metering;
 mod per_tenant;
 mod rows;
 mod schema;

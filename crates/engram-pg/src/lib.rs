@@ -24,6 +24,7 @@ mod jobs;
 mod lexical;
 mod limiter;
 mod memories;
+mod metering;
 mod rows;
 mod schema;
 mod search;

@@ -17,6 +17,9 @@ pub mod backup;
 pub mod jobs;
 #[cfg(feature = "testing")]
 pub mod jobs_conformance;
+pub mod metering;
+#[cfg(feature = "testing")]
+pub mod metering_conformance;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -143,7 +146,7 @@ pub enum Throttle {
 }
 
 #[async_trait]
-pub trait Store: jobs::JobStore + Send + Sync {
+pub trait Store: jobs::JobStore + metering::MeteringStore + Send + Sync {
     /// Backend name for logs and `/ready`.
     fn backend(&self) -> &'static str;
 
