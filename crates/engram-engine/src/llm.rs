@@ -48,6 +48,7 @@ impl Engine {
     /// after (tokens as the LLM counted them, cost, duration).
     pub async fn complete(&self, spend: &Spend<'_>, prompt: &Prompt<'_>) -> Result<Reply> {
         let llm = self.require_llm()?;
+        self.check_budgets(spend).await?;
         let reply = llm.complete(prompt).await;
         let labels = [("kind", spend.kind), ("prompt", prompt.name)];
         match &reply {
@@ -61,6 +62,13 @@ impl Engine {
             }
             Err(_) => metrics::counter!("engram_llm_failures_total", &labels).increment(1),
         }
-        reply
+        let reply = reply?;
+        // Priced and recorded under the configured model, the price table's
+        // key (a response may name a dated variant of it). The tokens are
+        // spent: a failure to record them fails the call too, so budgets
+        // never fall behind what was spent.
+        self.record_llm_usage(spend, llm.model(), reply.usage, reply.duration)
+            .await?;
+        Ok(reply)
     }
 }

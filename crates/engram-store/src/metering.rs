@@ -45,50 +45,7 @@ pub struct UsageRow {
     pub duration_ms: u64,
 }
 
-/// What a budget limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BudgetMetric {
-    /// Input plus output tokens.
-    Tokens,
-    /// USD.
-    Cost,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BudgetPeriod {
-    /// From 00:00 UTC.
-    Day,
-    /// From the 1st, 00:00 UTC.
-    Month,
-}
-
-impl BudgetMetric {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BudgetMetric::Tokens => "tokens",
-            BudgetMetric::Cost => "cost",
-        }
-    }
-    pub fn parse(s: &str) -> Option<BudgetMetric> {
-        [BudgetMetric::Tokens, BudgetMetric::Cost]
-            .into_iter()
-            .find(|m| m.as_str() == s)
-    }
-}
-
-impl BudgetPeriod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BudgetPeriod::Day => "day",
-            BudgetPeriod::Month => "month",
-        }
-    }
-    pub fn parse(s: &str) -> Option<BudgetPeriod> {
-        [BudgetPeriod::Day, BudgetPeriod::Month]
-            .into_iter()
-            .find(|p| p.as_str() == s)
-    }
-}
+pub use engram_core::budget::{BudgetMetric, BudgetPeriod};
 
 /// A limit on a tenant's (or one of its projects') spending per period.
 /// One per tenant, project, metric and period: setting it again replaces it.
