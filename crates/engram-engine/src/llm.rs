@@ -50,17 +50,19 @@ impl Engine {
         let llm = self.require_llm()?;
         self.check_budgets(spend).await?;
         let reply = llm.complete(prompt).await;
-        let labels = [("kind", spend.kind), ("prompt", prompt.name)];
         match &reply {
             Ok(r) => {
-                metrics::histogram!("engram_llm_duration_seconds", &labels)
+                metrics::histogram!("engram_llm_duration_seconds", "kind" => spend.kind, "prompt" => prompt.name)
                     .record(r.duration.as_secs_f64());
                 metrics::counter!("engram_llm_tokens_total", "kind" => spend.kind, "direction" => "input")
                     .increment(r.usage.input_tokens);
                 metrics::counter!("engram_llm_tokens_total", "kind" => spend.kind, "direction" => "output")
                     .increment(r.usage.output_tokens);
             }
-            Err(_) => metrics::counter!("engram_llm_failures_total", &labels).increment(1),
+            Err(_) => {
+                metrics::counter!("engram_llm_failures_total", "kind" => spend.kind, "prompt" => prompt.name)
+                    .increment(1)
+            }
         }
         let reply = reply?;
         // Priced and recorded under the configured model, the price table's
