@@ -2,7 +2,7 @@
 //! reads budgets per tenant (optionally per project), a tenant reads its
 //! own usage.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use engram_core::budget::validate_project;
 use engram_core::{Error, Result};
 use engram_store::metering::{BudgetMetric, BudgetPeriod};
@@ -125,8 +125,22 @@ impl Engine {
         to: Option<DateTime<Utc>>,
         group: UsageGroup,
     ) -> Result<Vec<UsageRow>> {
-        let to = to.unwrap_or_else(Utc::now);
-        let from = from.unwrap_or(to - chrono::Duration::days(30));
+        // Both stores hold these times; beyond them PostgreSQL's range ends.
+        let in_range = |field: &str, t: DateTime<Utc>| {
+            if t < DateTime::UNIX_EPOCH || t.year() > 9999 {
+                Err(Error::invalid(
+                    field,
+                    "must be a time between 1970 and 9999",
+                ))
+            } else {
+                Ok(t)
+            }
+        };
+        let to = in_range("to", to.unwrap_or_else(Utc::now))?;
+        let from = match from {
+            Some(f) => in_range("from", f)?,
+            None => (to - chrono::Duration::days(30)).max(DateTime::UNIX_EPOCH),
+        };
         if from >= to {
             return Err(Error::invalid("from", "must be before `to`"));
         }

@@ -282,13 +282,16 @@ impl Engine {
             } else {
                 f64::INFINITY
             };
+            let project = b.project.clone().unwrap_or_default();
+            let enforcement = if b.hard { "hard" } else { "soft" };
+            let (metric, period) = (b.metric.as_str(), b.period.as_str());
             metrics::gauge!(
                 "engram_budget_used_ratio",
                 "tenant" => b.tenant_id.clone(),
-                "project" => b.project.clone().unwrap_or_default(),
-                "metric" => b.metric.as_str(),
-                "period" => b.period.as_str(),
-                "enforcement" => if b.hard { "hard" } else { "soft" },
+                "project" => project,
+                "metric" => metric,
+                "period" => period,
+                "enforcement" => enforcement
             )
             .set(ratio);
         }

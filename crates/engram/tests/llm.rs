@@ -91,6 +91,8 @@ fn without_an_llm_answers_are_refused_and_everything_else_is_metered() {
         &key,
     )
     .expect_problem(400, Some("from"));
+    s.get("/v1/usage?from=0001-01-01T00:00:00Z", &key)
+        .expect_problem(400, Some("from"));
     s.post("/v1/answer", &key, &json!({"query": "x", "max_tokens": 0}))
         .expect_problem(400, Some("max_tokens"));
     s.raw(
