@@ -26,6 +26,7 @@ mod jobs;
 mod lexical;
 mod limiter;
 mod memories;
+mod metering;
 mod rows;
 mod schema;
 mod search;

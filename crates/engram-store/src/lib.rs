@@ -19,6 +19,9 @@ pub mod facts;
 pub mod jobs;
 #[cfg(feature = "testing")]
 pub mod jobs_conformance;
+pub mod metering;
+#[cfg(feature = "testing")]
+pub mod metering_conformance;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -153,7 +156,12 @@ pub enum Throttle {
 
 #[async_trait]
 pub trait Store:
-    conversations::ConversationStore + facts::FactStore + jobs::JobStore + Send + Sync
+    conversations::ConversationStore
+    + facts::FactStore
+    + jobs::JobStore
+    + metering::MeteringStore
+    + Send
+    + Sync
 {
     /// Backend name for logs and `/ready`.
     fn backend(&self) -> &'static str;
