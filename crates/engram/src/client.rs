@@ -72,7 +72,10 @@ pub fn import(
         .send()
         .with_context(|| format!("POST {base}/v1/import"))?;
     let mut job: Value = checked(resp, "the import")?.json()?;
-    let id = job["id"].as_str().context("the server answered no job id")?.to_string();
+    let id = job["id"]
+        .as_str()
+        .context("the server answered no job id")?
+        .to_string();
     let mut err = std::io::stderr();
     loop {
         draw(&mut err, &job)?;
@@ -122,12 +125,7 @@ fn draw(out: &mut impl Write, job: &Value) -> std::io::Result<()> {
 }
 
 /// Writes one conversation as JSON or Markdown to `out` (stdout without).
-pub fn export(
-    server: &Server,
-    id: &str,
-    format: &str,
-    out: Option<&Path>,
-) -> anyhow::Result<()> {
+pub fn export(server: &Server, id: &str, format: &str, out: Option<&Path>) -> anyhow::Result<()> {
     let base = server.url.trim_end_matches('/');
     let resp = client()?
         .get(format!("{base}/v1/conversations/{id}/export"))
@@ -137,8 +135,9 @@ pub fn export(
         .with_context(|| format!("GET {base}/v1/conversations/{id}/export"))?;
     let bytes = checked(resp, "the export")?.bytes()?;
     match out {
-        Some(path) => std::fs::write(path, &bytes)
-            .with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => {
+            std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?
+        }
         None => std::io::stdout().write_all(&bytes)?,
     }
     Ok(())
