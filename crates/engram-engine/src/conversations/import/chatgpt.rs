@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use engram_core::Result;
 use engram_core::conversation::Role;
 
-use super::{Source, epoch, malformed, typed};
+use super::{Source, after, epoch, malformed, typed};
 
 #[derive(Deserialize)]
 struct Conversation {
@@ -111,7 +111,7 @@ pub(super) fn parse(i: usize, v: Value) -> Result<Source> {
             src.skipped += 1;
             continue;
         };
-        let occurred_at = m.create_time.and_then(epoch).or(previous);
+        let occurred_at = m.create_time.and_then(epoch).or_else(|| after(previous));
         previous = occurred_at;
         let (text, attachments) = text_of(&m.content);
         let mut metadata = Map::new();

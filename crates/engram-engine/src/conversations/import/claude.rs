@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use engram_core::Result;
 use engram_core::conversation::Role;
 
-use super::{Source, malformed, typed};
+use super::{Source, after, malformed, typed};
 
 #[derive(Deserialize)]
 struct Conversation {
@@ -89,7 +89,7 @@ pub(super) fn parse(i: usize, v: Value) -> Result<Source> {
         } else {
             texts.join("\n\n")
         };
-        let occurred_at = m.created_at.or(previous);
+        let occurred_at = m.created_at.or_else(|| after(previous));
         previous = occurred_at;
         let mut metadata = Map::new();
         metadata.insert("source".into(), "claude".into());

@@ -211,6 +211,12 @@ pub(crate) fn epoch(t: f64) -> Option<DateTime<Utc>> {
         .flatten()
 }
 
+/// The time of a message the export gives none: a microsecond after the
+/// one before it, so it keeps its place (messages are listed by time).
+pub(crate) fn after(previous: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    previous.map(|t| t + chrono::Duration::microseconds(1))
+}
+
 /// Reads every conversation of `reader`, calling `each` with each in file
 /// order; stops at the first error (of the file, or returned by `each`).
 /// Returns how many were read.

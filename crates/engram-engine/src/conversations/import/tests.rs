@@ -52,8 +52,8 @@ fn chatgpt_follows_the_current_branch_and_skips_what_chatgpt_hides() {
         c.messages[0].occurred_at.unwrap().to_rfc3339(),
         "2023-11-14T22:13:30.250+00:00"
     );
-    // A message without a time takes the one before it.
-    assert_eq!(c.messages[5].occurred_at, c.messages[4].occurred_at);
+    // A message without a time comes a microsecond after the one before it.
+    assert_eq!(c.messages[5].occurred_at, after(c.messages[4].occurred_at));
     assert!(c.messages[2].content.contains("Crème brûlée"));
     assert_eq!(
         c.messages[2].metadata["attachments"],
@@ -80,7 +80,7 @@ fn claude_reads_text_parts_attachments_and_missing_times() {
         c.messages[0].metadata["attachments"],
         serde_json::json!(["budget.xlsx", "floorplan.png"])
     );
-    assert_eq!(c.messages[2].occurred_at, c.messages[1].occurred_at);
+    assert_eq!(c.messages[2].occurred_at, after(c.messages[1].occurred_at));
     assert_eq!(convs[1].title, "Untitled");
     assert!(convs[1].messages[0].content.starts_with("Résumé"));
 }
