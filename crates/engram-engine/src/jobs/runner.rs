@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use engram_core::Error;
 use engram_store::jobs::{Job, JobStatus, Retry};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -67,12 +68,12 @@ impl Engine {
         kinds
     }
 
-    async fn work(&self, worker: String, mut stop: watch::Receiver<bool>) {
+    async fn work(self: Arc<Engine>, worker: String, mut stop: watch::Receiver<bool>) {
         let kinds = self.job_kinds();
         let config = &self.jobs.config;
         while !*stop.borrow() {
             match self.store.claim_job(&worker, &kinds, config.lease).await {
-                Ok(Some(job)) => self.run_job(job).await,
+                Ok(Some(job)) => self.clone().run_job(job).await,
                 Ok(None) => {
                     tokio::select! {
                         _ = self.jobs.queued.notified() => {}
@@ -91,12 +92,35 @@ impl Engine {
         }
     }
 
-    async fn run_job(&self, job: Job) {
-        let Some(handler) = self.jobs.handlers.get(job.kind.as_str()) else {
+    /// Runs the job's handler in a task of its own, so that a handler that
+    /// panics fails its job (and is retried) instead of taking the worker
+    /// down, and one that runs past its lease, when another worker may
+    /// claim the job, is stopped and failed.
+    async fn run_job(self: Arc<Engine>, job: Job) {
+        let Some(handler) = self.jobs.handlers.get(job.kind.as_str()).cloned() else {
             return; // Never claimed: claims name this process's kinds.
         };
         let start = Instant::now();
-        let outcome = handler.run(self, &job).await;
+        let lease = self.jobs.config.lease;
+        let task = {
+            let (engine, job) = (self.clone(), job.clone());
+            tokio::spawn(async move { handler.run(&engine, &job).await })
+        };
+        let abort = task.abort_handle();
+        let outcome = match tokio::time::timeout(lease, task).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(e)) => Err(Error::internal(format!(
+                "the {} handler panicked: {e}",
+                job.kind
+            ))),
+            Err(_) => {
+                abort.abort();
+                Err(Error::internal(format!(
+                    "ran longer than its lease ({} s, ENGRAM_JOB_LEASE_SECONDS) and was stopped",
+                    lease.as_secs()
+                )))
+            }
+        };
         let elapsed = start.elapsed().as_secs_f64();
         let (recorded, status) = match outcome {
             Ok(result) => (self.store.complete_job(&job, &result).await, "done"),
