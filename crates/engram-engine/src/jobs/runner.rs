@@ -15,6 +15,9 @@ use crate::Engine;
 /// How often the queue-depth gauge is refreshed (one `GROUP BY` over the
 /// jobs table per process).
 const DEPTH_EVERY: Duration = Duration::from_secs(15);
+/// How often ended jobs past their retention are deleted (by every replica:
+/// the delete is idempotent).
+const PRUNE_EVERY: u32 = 240; // depth refreshes: an hour
 
 /// The running workers of this process.
 pub struct JobWorkers {
@@ -57,7 +60,7 @@ impl Engine {
             })
             .collect();
         let (engine, stop) = (self.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move { engine.gauge_depth(stop).await }));
+        tasks.push(tokio::spawn(async move { engine.upkeep(stop).await }));
         tracing::info!(workers = self.jobs.config.workers, kinds = ?self.job_kinds(), "job workers started");
         JobWorkers { tasks }
     }
@@ -164,13 +167,31 @@ impl Engine {
         }
     }
 
-    async fn gauge_depth(&self, mut stop: watch::Receiver<bool>) {
+    /// Refreshes the queue-depth gauge, and deletes ended jobs past their
+    /// retention (at start, then hourly).
+    async fn upkeep(&self, mut stop: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(DEPTH_EVERY);
+        let mut round = 0u32;
         while !*stop.borrow() {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = stop.changed() => return,
             }
+            if round.is_multiple_of(PRUNE_EVERY) {
+                let retention = chrono::Duration::from_std(self.jobs.config.retention)
+                    .unwrap_or(chrono::Duration::MAX);
+                let before = Utc::now()
+                    .checked_sub_signed(retention)
+                    .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+                match self.store.prune_jobs(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "deleted ended jobs past their retention"),
+                    Err(e) => {
+                        tracing::warn!(error = %e.chain(), "deleting old jobs failed; will retry")
+                    }
+                }
+            }
+            round = round.wrapping_add(1);
             match self.store.count_jobs().await {
                 Ok(counts) => {
                     for status in JobStatus::ALL {
