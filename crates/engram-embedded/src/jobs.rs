@@ -248,4 +248,18 @@ impl JobStore for EmbeddedStore {
         })
         .await
     }
+
+    async fn prune_jobs(&self, before: chrono::DateTime<Utc>) -> Result<u64> {
+        self.run(move |db| {
+            db.write(|conn| {
+                conn.execute(
+                    "DELETE FROM jobs WHERE status IN ('done', 'dead') AND updated_at < ?",
+                    [micros(before)],
+                )
+                .map(|n| n as u64)
+                .map_err(sql_err)
+            })
+        })
+        .await
+    }
 }

@@ -4,25 +4,16 @@
 
 use std::time::Duration;
 
+#[path = "../../engram/tests/common/llm.rs"]
+mod local;
+
 use engram_llm::{Backoff, Llm, OpenAiLlm, OpenAiLlmConfig, Prompt};
 use serde_json::json;
-
-fn llm_url() -> String {
-    std::env::var("ENGRAM_TEST_LLM_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "ENGRAM_TEST_LLM_URL is not set: run \
-             `export ENGRAM_TEST_LLM_URL=\"$(scripts/dev-llm | tail -n1)\"` (scripts/test does)"
-            )
-        })
-}
 
 fn config(url: String) -> OpenAiLlmConfig {
     OpenAiLlmConfig {
         url,
-        model: "qwen2.5-coder-1.5b-instruct".into(),
+        model: local::MODEL.into(),
         api_key: None,
         timeout: Duration::from_secs(120),
         retries: 2,
@@ -35,7 +26,7 @@ fn config(url: String) -> OpenAiLlmConfig {
 
 #[tokio::test]
 async fn structured_output_and_usage_from_the_local_llm() {
-    let llm = OpenAiLlm::new(config(llm_url())).unwrap();
+    let llm = OpenAiLlm::new(config(local::url())).unwrap();
     let schema = json!({
         "type": "object",
         "properties": {"city": {"type": "string"}},

@@ -206,4 +206,19 @@ impl JobStore for PgStore {
             })
             .collect()
     }
+
+    async fn prune_jobs(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        tx.execute(SEE_ALL, &[]).await.map_err(db_err)?;
+        let n = tx
+            .execute(
+                "DELETE FROM jobs WHERE status IN ('done', 'dead') AND updated_at < $1",
+                &[&before],
+            )
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(n)
+    }
 }

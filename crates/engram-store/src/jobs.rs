@@ -138,6 +138,10 @@ pub trait JobStore: Send + Sync {
 
     /// Jobs per status over all tenants, for the queue-depth metric.
     async fn count_jobs(&self) -> Result<Vec<(JobStatus, u64)>>;
+
+    /// Deletes the jobs of every tenant that ended (`done` or `dead`) before
+    /// `before`; returns how many.
+    async fn prune_jobs(&self, before: DateTime<Utc>) -> Result<u64>;
 }
 
 #[cfg(test)]

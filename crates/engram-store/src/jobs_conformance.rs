@@ -219,6 +219,27 @@ pub async fn job_queue_contract(store: &dyn Store) {
         (2, 1, 1)
     );
 
+    // Pruning removes ended jobs only, and only those ended before the time.
+    assert_eq!(
+        store
+            .prune_jobs(Utc::now() - chrono::Duration::hours(1))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .prune_jobs(Utc::now() + chrono::Duration::seconds(1))
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(store.get_job(&a, &l.id).await.unwrap(), None);
+    assert!(
+        store.get_job(&b, &c2.id).await.unwrap().is_some(),
+        "a failed job waits for its retry"
+    );
+
     // A deleted tenant's jobs go with it.
     assert!(store.delete_tenant(&b).await.unwrap());
     assert_eq!(store.get_job(&b, &c2.id).await.unwrap(), None);

@@ -157,6 +157,7 @@ pub async fn engine(c: &Config) -> anyhow::Result<Arc<Engine>> {
         workers: c.job_workers,
         lease: Duration::from_secs(c.job_lease_seconds),
         max_attempts: c.job_max_attempts,
+        retention: Duration::from_secs(c.job_retention_days.saturating_mul(24 * 3600)),
         ..JobsConfig::default()
     };
     Ok(Arc::new(

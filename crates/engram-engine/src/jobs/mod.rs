@@ -50,6 +50,9 @@ pub struct JobsConfig {
     /// How often an idle worker looks for jobs other processes queued
     /// (jobs queued by this process wake it at once).
     pub poll: Duration,
+    /// How long jobs are kept after they ended (`done` or `dead`), so
+    /// `GET /v1/jobs/{id}` can still show them; older ones are deleted.
+    pub retention: Duration,
 }
 
 impl Default for JobsConfig {
@@ -61,6 +64,7 @@ impl Default for JobsConfig {
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(3600),
             poll: Duration::from_secs(1),
+            retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }

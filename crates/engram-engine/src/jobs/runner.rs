@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use engram_core::Error;
 use engram_store::jobs::{Job, JobStatus, Retry};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -14,6 +15,9 @@ use crate::Engine;
 /// How often the queue-depth gauge is refreshed (one `GROUP BY` over the
 /// jobs table per process).
 const DEPTH_EVERY: Duration = Duration::from_secs(15);
+/// How often ended jobs past their retention are deleted (by every replica:
+/// the delete is idempotent).
+const PRUNE_EVERY: u32 = 240; // depth refreshes: an hour
 
 /// The running workers of this process.
 pub struct JobWorkers {
@@ -56,7 +60,7 @@ impl Engine {
             })
             .collect();
         let (engine, stop) = (self.clone(), stop.clone());
-        tasks.push(tokio::spawn(async move { engine.gauge_depth(stop).await }));
+        tasks.push(tokio::spawn(async move { engine.upkeep(stop).await }));
         tracing::info!(workers = self.jobs.config.workers, kinds = ?self.job_kinds(), "job workers started");
         JobWorkers { tasks }
     }
@@ -67,12 +71,12 @@ impl Engine {
         kinds
     }
 
-    async fn work(&self, worker: String, mut stop: watch::Receiver<bool>) {
+    async fn work(self: Arc<Engine>, worker: String, mut stop: watch::Receiver<bool>) {
         let kinds = self.job_kinds();
         let config = &self.jobs.config;
         while !*stop.borrow() {
             match self.store.claim_job(&worker, &kinds, config.lease).await {
-                Ok(Some(job)) => self.run_job(job).await,
+                Ok(Some(job)) => self.clone().run_job(job).await,
                 Ok(None) => {
                     tokio::select! {
                         _ = self.jobs.queued.notified() => {}
@@ -91,12 +95,35 @@ impl Engine {
         }
     }
 
-    async fn run_job(&self, job: Job) {
-        let Some(handler) = self.jobs.handlers.get(job.kind.as_str()) else {
+    /// Runs the job's handler in a task of its own, so that a handler that
+    /// panics fails its job (and is retried) instead of taking the worker
+    /// down, and one that runs past its lease, when another worker may
+    /// claim the job, is stopped and failed.
+    async fn run_job(self: Arc<Engine>, job: Job) {
+        let Some(handler) = self.jobs.handlers.get(job.kind.as_str()).cloned() else {
             return; // Never claimed: claims name this process's kinds.
         };
         let start = Instant::now();
-        let outcome = handler.run(self, &job).await;
+        let lease = self.jobs.config.lease;
+        let task = {
+            let (engine, job) = (self.clone(), job.clone());
+            tokio::spawn(async move { handler.run(&engine, &job).await })
+        };
+        let abort = task.abort_handle();
+        let outcome = match tokio::time::timeout(lease, task).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(e)) => Err(Error::internal(format!(
+                "the {} handler panicked: {e}",
+                job.kind
+            ))),
+            Err(_) => {
+                abort.abort();
+                Err(Error::internal(format!(
+                    "ran longer than its lease ({} s, ENGRAM_JOB_LEASE_SECONDS) and was stopped",
+                    lease.as_secs()
+                )))
+            }
+        };
         let elapsed = start.elapsed().as_secs_f64();
         let (recorded, status) = match outcome {
             Ok(result) => (self.store.complete_job(&job, &result).await, "done"),
@@ -140,13 +167,31 @@ impl Engine {
         }
     }
 
-    async fn gauge_depth(&self, mut stop: watch::Receiver<bool>) {
+    /// Refreshes the queue-depth gauge, and deletes ended jobs past their
+    /// retention (at start, then hourly).
+    async fn upkeep(&self, mut stop: watch::Receiver<bool>) {
         let mut tick = tokio::time::interval(DEPTH_EVERY);
+        let mut round = 0u32;
         while !*stop.borrow() {
             tokio::select! {
                 _ = tick.tick() => {}
                 _ = stop.changed() => return,
             }
+            if round.is_multiple_of(PRUNE_EVERY) {
+                let retention = chrono::Duration::from_std(self.jobs.config.retention)
+                    .unwrap_or(chrono::Duration::MAX);
+                let before = Utc::now()
+                    .checked_sub_signed(retention)
+                    .unwrap_or(chrono::DateTime::<Utc>::MIN_UTC);
+                match self.store.prune_jobs(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "deleted ended jobs past their retention"),
+                    Err(e) => {
+                        tracing::warn!(error = %e.chain(), "deleting old jobs failed; will retry")
+                    }
+                }
+            }
+            round = round.wrapping_add(1);
             match self.store.count_jobs().await {
                 Ok(counts) => {
                     for status in JobStatus::ALL {

@@ -141,6 +141,10 @@ pub struct Config {
     /// up to 1 h)
     #[arg(long, env = "ENGRAM_JOB_MAX_ATTEMPTS", default_value_t = 5, value_parser = at_least(1u32))]
     pub job_max_attempts: u32,
+    /// Days ended jobs (done or dead) stay readable at GET /v1/jobs/{id}
+    /// before they are deleted
+    #[arg(long, env = "ENGRAM_JOB_RETENTION_DAYS", default_value_t = 7, value_parser = at_least(1u64))]
+    pub job_retention_days: u64,
     #[command(flatten)]
     tuning: Tuning,
     /// The `[retrieval]` table of engram.toml with `tuning` applied.

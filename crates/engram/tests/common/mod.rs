@@ -10,6 +10,7 @@
 //! test's [`Workdir`].
 #![allow(dead_code)]
 
+pub mod llm;
 pub mod pg;
 
 use std::io::Read;
