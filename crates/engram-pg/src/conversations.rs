@@ -17,6 +17,7 @@ use engram_store::conversations::{
 };
 
 use crate::PgStore;
+use crate::memories::claim_key;
 use crate::rows::{self, COLUMNS, Stored, all};
 use crate::sql::{
     MemoryRow, Param, conflict_on_unique, db_err, insert_memory_sql, is_foreign_key_violation,
@@ -258,18 +259,11 @@ impl ConversationStore for PgStore {
                 .filter(|r| !known.contains(&r.memory.id))
                 .collect();
             let fresh_ids: Vec<&str> = fresh.iter().map(|r| r.memory.id.as_str()).collect();
-            if let Some(i) = &w.idempotency {
-                let n = tx
-                    .execute(
-                        "INSERT INTO idempotency(tenant_id, key, fingerprint, ids, created_at) \
-                         VALUES ($1, $2, $3, $4, now()) ON CONFLICT DO NOTHING",
-                        &[&tenant_id, &i.key, &i.fingerprint, &fresh_ids],
-                    )
-                    .await
-                    .map_err(db_err)?;
-                if n == 0 {
-                    return Ok(MessagesAdded::KeyTaken);
-                }
+            if !claim_key(tx, tenant_id, w.idempotency.as_ref(), &fresh_ids)
+                .await
+                .map_err(db_err)?
+            {
+                return Ok(MessagesAdded::KeyTaken);
             }
             let stmt = tx
                 .prepare_cached(&insert_memory_sql())
