@@ -262,8 +262,9 @@ pub async fn messages(
 /// it back, one a line) or as a Markdown transcript.
 #[utoipa::path(get, path = "/v1/conversations/{id}/export", tag = "conversations",
     security(("tenant_key" = ["read"])), params(("id" = String, Path), ExportParams),
-    responses((status = 200, body = ExportedConversation, content_type = "application/json"),
-        (status = 200, body = String, content_type = "text/markdown"), (status = 404, body = Problem)))]
+    responses((status = 200, description = "the conversation (JSON) or its transcript (Markdown)",
+        content((ExportedConversation = "application/json"), (String = "text/markdown"))),
+        (status = 404, body = Problem)))]
 pub async fn export(
     Reader(p): Reader,
     State(s): State<AppState>,
