@@ -18,7 +18,7 @@ use crate::{PgStore, set_tenant};
 /// same key waits here for the first to commit, then finds the key taken
 /// (and its transaction commits nothing).
 pub async fn claim_key(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     tenant_id: &str,
     idem: Option<&Idempotency>,
     ids: &[&str],
@@ -32,6 +32,34 @@ pub async fn claim_key(
         )
         .await?;
     Ok(n > 0)
+}
+
+/// Inserts the records in the caller's transaction; an id already taken
+/// is a conflict, another database error goes through `other`.
+pub async fn insert_rows<'r>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant_id: &str,
+    records: impl Iterator<Item = &'r Record>,
+    other: impl Fn(tokio_postgres::Error) -> Error + Copy,
+) -> Result<()> {
+    let stmt = tx
+        .prepare_cached(&insert_memory_sql())
+        .await
+        .map_err(db_err)?;
+    for r in records {
+        let embedding = Vector::from(r.embedding.clone());
+        tx.execute(
+            &stmt,
+            &MemoryRow::new(tenant_id, &r.memory).params(&embedding),
+        )
+        .await
+        .map_err(|e| {
+            conflict_on_unique(e, Code::MemoryIdTaken, other, || {
+                format!("a memory with id {} already exists", r.memory.id)
+            })
+        })?;
+    }
+    Ok(())
 }
 
 pub async fn insert(
@@ -56,23 +84,7 @@ pub async fn insert(
             {
                 return Ok(InsertOutcome::KeyTaken);
             }
-            let stmt = tx
-                .prepare_cached(&insert_memory_sql())
-                .await
-                .map_err(db_err)?;
-            for r in records {
-                let embedding = Vector::from(r.embedding.clone());
-                tx.execute(
-                    &stmt,
-                    &MemoryRow::new(tenant_id, &r.memory).params(&embedding),
-                )
-                .await
-                .map_err(|e| {
-                    conflict_on_unique(e, Code::MemoryIdTaken, missing_tenant, || {
-                        format!("a memory with id {} already exists", r.memory.id)
-                    })
-                })?;
-            }
+            insert_rows(tx, tenant_id, records.iter(), missing_tenant).await?;
             Ok(InsertOutcome::Inserted)
         })
         .await
