@@ -34,6 +34,15 @@ pub(crate) fn fingerprint<T: serde::Serialize>(items: &[T]) -> Result<String> {
         .collect())
 }
 
+/// A concurrent request with the same key won the race and has not
+/// committed yet.
+pub(crate) fn in_flight() -> Error {
+    Error::conflict(
+        Code::IdempotencyKeyInFlight,
+        "a request with this Idempotency-Key is still being processed; retry in a moment",
+    )
+}
+
 /// An `Idempotency-Key` header's value is 1 to 255 characters.
 pub(crate) fn validate_idempotency_key(k: &str) -> Result<()> {
     if k.is_empty() || k.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS {
@@ -148,15 +157,19 @@ impl Engine {
                 let idem = idem.ok_or_else(|| Error::internal("key taken without a key"))?;
                 self.replay(tenant, &idem.key, &idem.fingerprint)
                     .await?
-                    .ok_or_else(|| Error::conflict(
-                        Code::IdempotencyKeyInFlight,
-                        "a request with this Idempotency-Key is still being processed; retry in a moment",
-                    ))
+                    .ok_or_else(in_flight)
             }
         }
     }
 
-    async fn replay(&self, tenant: &str, key: &str, fp: &str) -> Result<Option<Added>> {
+    /// The ids an earlier request with this key wrote, if there was one
+    /// with the same body (`fp`); another body under the key is refused.
+    pub(crate) async fn earlier_ids(
+        &self,
+        tenant: &str,
+        key: &str,
+        fp: &str,
+    ) -> Result<Option<Vec<String>>> {
         let Some(prev) = self.store.idempotent_result(tenant, key).await? else {
             return Ok(None);
         };
@@ -166,7 +179,14 @@ impl Engine {
                 "this Idempotency-Key was already used with a different request body; use a new key",
             ));
         }
-        let id = prev.ids.first().cloned().unwrap_or_default();
+        Ok(Some(prev.ids))
+    }
+
+    async fn replay(&self, tenant: &str, key: &str, fp: &str) -> Result<Option<Added>> {
+        let Some(ids) = self.earlier_ids(tenant, key, fp).await? else {
+            return Ok(None);
+        };
+        let id = ids.first().cloned().unwrap_or_default();
         match self.store.get(tenant, &id).await? {
             Some(memory) => Ok(Some(Added {
                 memory,

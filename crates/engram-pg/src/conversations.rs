@@ -4,24 +4,21 @@
 //! deleting a conversation change both tables in one transaction.
 
 use async_trait::async_trait;
-use pgvector::Vector;
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
 
 use engram_core::conversation::{Conversation, ConversationQuery, ImportJob};
 use engram_core::query::Cursor;
-use engram_core::{Code, Error, Memory, Result};
+use engram_core::{Error, Memory, Result};
 use engram_store::Record;
 use engram_store::conversations::{
     ConversationFlags, ConversationStore, MessageWrite, MessagesAdded,
 };
 
 use crate::PgStore;
+use crate::memories::{claim_key, insert_rows};
 use crate::rows::{self, COLUMNS, Stored, all};
-use crate::sql::{
-    MemoryRow, Param, conflict_on_unique, db_err, insert_memory_sql, is_foreign_key_violation,
-    refs, time_from_micros,
-};
+use crate::sql::{Param, db_err, is_foreign_key_violation, refs, time_from_micros};
 
 const CONVERSATION_COLUMNS: &str = "c.id, c.title, c.user_id, c.agent_id, c.label, c.folder, \
      c.importance, c.pinned, c.archived, c.metadata, c.source, c.created_at, c.updated_at";
@@ -258,36 +255,13 @@ impl ConversationStore for PgStore {
                 .filter(|r| !known.contains(&r.memory.id))
                 .collect();
             let fresh_ids: Vec<&str> = fresh.iter().map(|r| r.memory.id.as_str()).collect();
-            if let Some(i) = &w.idempotency {
-                let n = tx
-                    .execute(
-                        "INSERT INTO idempotency(tenant_id, key, fingerprint, ids, created_at) \
-                         VALUES ($1, $2, $3, $4, now()) ON CONFLICT DO NOTHING",
-                        &[&tenant_id, &i.key, &i.fingerprint, &fresh_ids],
-                    )
-                    .await
-                    .map_err(db_err)?;
-                if n == 0 {
-                    return Ok(MessagesAdded::KeyTaken);
-                }
-            }
-            let stmt = tx
-                .prepare_cached(&insert_memory_sql())
+            if !claim_key(tx, tenant_id, w.idempotency.as_ref(), &fresh_ids)
                 .await
-                .map_err(db_err)?;
-            for r in &fresh {
-                let embedding = Vector::from(r.embedding.clone());
-                tx.execute(
-                    &stmt,
-                    &MemoryRow::new(tenant_id, &r.memory).params(&embedding),
-                )
-                .await
-                .map_err(|e| {
-                    conflict_on_unique(e, Code::MemoryIdTaken, db_err, || {
-                        format!("a memory with id {} already exists", r.memory.id)
-                    })
-                })?;
+                .map_err(db_err)?
+            {
+                return Ok(MessagesAdded::KeyTaken);
             }
+            insert_rows(tx, tenant_id, fresh.iter().copied(), db_err).await?;
             Ok(MessagesAdded::Added(
                 fresh_ids.into_iter().map(str::to_string).collect(),
             ))

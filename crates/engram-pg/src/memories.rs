@@ -13,6 +13,55 @@ use crate::sql::{
 };
 use crate::{PgStore, set_tenant};
 
+/// Records the idempotency key for `ids` in the caller's transaction;
+/// false when another request holds it. A concurrent request with the
+/// same key waits here for the first to commit, then finds the key taken
+/// (and its transaction commits nothing).
+pub async fn claim_key(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant_id: &str,
+    idem: Option<&Idempotency>,
+    ids: &[&str],
+) -> std::result::Result<bool, tokio_postgres::Error> {
+    let Some(i) = idem else { return Ok(true) };
+    let n = tx
+        .execute(
+            "INSERT INTO idempotency(tenant_id, key, fingerprint, ids, created_at) \
+             VALUES ($1, $2, $3, $4, now()) ON CONFLICT DO NOTHING",
+            &[&tenant_id, &i.key, &i.fingerprint, &ids],
+        )
+        .await?;
+    Ok(n > 0)
+}
+
+/// Inserts the records in the caller's transaction; an id already taken
+/// is a conflict, another database error goes through `other`.
+pub async fn insert_rows<'r>(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant_id: &str,
+    records: impl Iterator<Item = &'r Record>,
+    other: impl Fn(tokio_postgres::Error) -> Error + Copy,
+) -> Result<()> {
+    let stmt = tx
+        .prepare_cached(&insert_memory_sql())
+        .await
+        .map_err(db_err)?;
+    for r in records {
+        let embedding = Vector::from(r.embedding.clone());
+        tx.execute(
+            &stmt,
+            &MemoryRow::new(tenant_id, &r.memory).params(&embedding),
+        )
+        .await
+        .map_err(|e| {
+            conflict_on_unique(e, Code::MemoryIdTaken, other, || {
+                format!("a memory with id {} already exists", r.memory.id)
+            })
+        })?;
+    }
+    Ok(())
+}
+
 pub async fn insert(
     store: &PgStore,
     tenant_id: &str,
@@ -28,40 +77,14 @@ pub async fn insert(
     };
     store
         .with_tenant(tenant_id, async |tx| {
-            if let Some(i) = idem {
-                let ids: Vec<&str> = records.iter().map(|r| r.memory.id.as_str()).collect();
-                // A concurrent request with the same key waits here for the
-                // first to commit, then finds the key taken (and this
-                // transaction commits nothing).
-                let n = tx
-                    .execute(
-                        "INSERT INTO idempotency(tenant_id, key, fingerprint, ids, created_at) \
-                         VALUES ($1, $2, $3, $4, now()) ON CONFLICT DO NOTHING",
-                        &[&tenant_id, &i.key, &i.fingerprint, &ids],
-                    )
-                    .await
-                    .map_err(missing_tenant)?;
-                if n == 0 {
-                    return Ok(InsertOutcome::KeyTaken);
-                }
-            }
-            let stmt = tx
-                .prepare_cached(&insert_memory_sql())
+            let ids: Vec<&str> = records.iter().map(|r| r.memory.id.as_str()).collect();
+            if !claim_key(tx, tenant_id, idem, &ids)
                 .await
-                .map_err(db_err)?;
-            for r in records {
-                let embedding = Vector::from(r.embedding.clone());
-                tx.execute(
-                    &stmt,
-                    &MemoryRow::new(tenant_id, &r.memory).params(&embedding),
-                )
-                .await
-                .map_err(|e| {
-                    conflict_on_unique(e, Code::MemoryIdTaken, missing_tenant, || {
-                        format!("a memory with id {} already exists", r.memory.id)
-                    })
-                })?;
+                .map_err(missing_tenant)?
+            {
+                return Ok(InsertOutcome::KeyTaken);
             }
+            insert_rows(tx, tenant_id, records.iter(), missing_tenant).await?;
             Ok(InsertOutcome::Inserted)
         })
         .await

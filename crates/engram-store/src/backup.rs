@@ -2,14 +2,18 @@
 //! serves every backend (and moves data between them).
 //!
 //! The file is gzip-compressed JSON lines: a header naming the embedding
-//! space, then tenants, keys (hashes only) and memories with their vectors.
-//! Original ids and timestamps are kept.
+//! space, then tenants, keys (hashes only), conversations and memories with
+//! their vectors (a conversation's messages are memories). Original ids and
+//! timestamps are kept. Import jobs are not backed up: they are progress
+//! reports, and what they imported is.
 
 use std::io::{BufRead, Read, Write};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use engram_core::conversation::{Conversation, ConversationQuery};
+use engram_core::query::Cursor;
 use engram_core::tenant::{ApiKey, Tenant};
 use engram_core::{Code, Error, Memory, Result};
 
@@ -39,6 +43,11 @@ enum Line {
     },
     Tenant(Tenant),
     Key(ApiKey),
+    Conversation {
+        tenant_id: String,
+        #[serde(flatten)]
+        conversation: Conversation,
+    },
     Memory {
         tenant_id: String,
         #[serde(flatten)]
@@ -51,6 +60,7 @@ enum Line {
 pub struct Counts {
     pub tenants: u64,
     pub keys: u64,
+    pub conversations: u64,
     pub memories: u64,
 }
 
@@ -89,6 +99,7 @@ pub async fn export(
             write_line(out, &Line::Key(key))?;
             counts.keys += 1;
         }
+        counts.conversations += export_conversations(store, &id, out).await?;
         let mut after: Option<String> = None;
         loop {
             let page = store.export_page(&id, after.as_deref(), PAGE).await?;
@@ -108,6 +119,36 @@ pub async fn export(
         }
     }
     Ok(counts)
+}
+
+/// Writes the tenant's conversations, a page at a time; returns how many.
+async fn export_conversations(store: &dyn Store, tenant: &str, out: &mut dyn Write) -> Result<u64> {
+    let mut n = 0;
+    let mut q = ConversationQuery {
+        limit: PAGE,
+        ..Default::default()
+    };
+    loop {
+        let page = store.list_conversations(tenant, &q).await?;
+        let done = page.len() < PAGE;
+        q.after = page.last().map(|c| Cursor {
+            occurred_at_us: c.created_at.timestamp_micros(),
+            id: c.id.clone(),
+        });
+        for conversation in page {
+            write_line(
+                out,
+                &Line::Conversation {
+                    tenant_id: tenant.to_string(),
+                    conversation,
+                },
+            )?;
+            n += 1;
+        }
+        if done {
+            return Ok(n);
+        }
+    }
 }
 
 /// Loads a backup into `store`, which must hold no tenants.
@@ -167,6 +208,13 @@ pub async fn restore(store: &dyn Store, input: &mut dyn BufRead) -> Result<Count
             Line::Key(k) => {
                 store.create_key(&k).await?;
                 counts.keys += 1;
+            }
+            Line::Conversation {
+                tenant_id,
+                conversation,
+            } => {
+                store.create_conversation(&tenant_id, &conversation).await?;
+                counts.conversations += 1;
             }
             Line::Memory {
                 tenant_id,

@@ -14,10 +14,11 @@ use serde_json::Value;
 const POLL: Duration = Duration::from_millis(250);
 const BAR_WIDTH: usize = 30;
 
-/// Where and as whom: `--url` / `ENGRAM_URL`, `--api-key` / `ENGRAM_API_KEY`.
+/// Where and as whom: `--url`, and `--api-key` / `ENGRAM_API_KEY` (the
+/// variable `engram mcp` reads its key from).
 #[derive(clap::Args, Debug)]
 pub struct Server {
-    #[arg(long, env = "ENGRAM_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub url: String,
     /// A tenant key (`write` scope to import, `read` to export).
     #[arg(long, env = "ENGRAM_API_KEY", hide_env_values = true)]

@@ -37,6 +37,7 @@ pub async fn backup(c: &Config, out: &Path) -> anyhow::Result<()> {
         path = %out.display(),
         tenants = counts.tenants,
         keys = counts.keys,
+        conversations = counts.conversations,
         memories = counts.memories,
         "backup written"
     );
@@ -53,6 +54,7 @@ pub async fn restore(c: &Config, from: &Path) -> anyhow::Result<()> {
     tracing::info!(
         tenants = counts.tenants,
         keys = counts.keys,
+        conversations = counts.conversations,
         memories = counts.memories,
         "restore complete"
     );

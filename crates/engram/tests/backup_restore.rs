@@ -70,6 +70,26 @@ fn backup_then_restore_into_a_fresh_data_dir() {
     // A deleted memory stays deleted.
     let gone = s.add_text(&k2, "carol", "This memory is deleted before the backup.");
     assert_eq!(s.delete(&format!("/v1/memories/{gone}"), &k2).status, 204);
+    // A conversation, whose message is a memory.
+    let thread = s
+        .post(
+            "/v1/conversations",
+            &k2,
+            &json!({ "title": "Garden", "folder": "home", "pinned": true }),
+        )
+        .expect(201)
+        .clone();
+    let thread_id = thread["id"].as_str().unwrap().to_string();
+    s.post(
+        &format!("/v1/conversations/{thread_id}/messages"),
+        &k2,
+        &json!({ "role": "user", "content": "Carol's garden needs more tomato plants." }),
+    )
+    .expect(201);
+    let thread = s
+        .get(&format!("/v1/conversations/{thread_id}"), &k2)
+        .expect(200)
+        .clone();
 
     let tenants_before = s.get("/v1/tenants", ADMIN_KEY).expect(200).clone();
     let keys_before = s
@@ -78,7 +98,7 @@ fn backup_then_restore_into_a_fresh_data_dir() {
         .clone();
     let mem1 = by_id(s.list_all(&k1, ""));
     let mem2 = by_id(s.list_all(&k2, ""));
-    assert_eq!((mem1.len(), mem2.len()), (5, 2));
+    assert_eq!((mem1.len(), mem2.len()), (5, 3));
 
     // Back up the live server's store.
     let file = work.path().join("engram-backup.jsonl.gz");
@@ -137,6 +157,21 @@ fn backup_then_restore_into_a_fresh_data_dir() {
     let m = r.get(&format!("/v1/memories/{id}"), &k1);
     assert_eq!(m.expect(200), &bakery, "a memory changed in the round trip");
     r.get(&format!("/v1/memories/{gone}"), &k2)
+        .expect_problem(404, None);
+    assert_eq!(
+        r.get(&format!("/v1/conversations/{thread_id}"), &k2)
+            .expect(200),
+        &thread
+    );
+    let messages = r
+        .get(&format!("/v1/conversations/{thread_id}/messages"), &k2)
+        .expect(200)
+        .clone();
+    assert_eq!(
+        messages["items"][0]["content"],
+        json!("Carol's garden needs more tomato plants.")
+    );
+    r.get(&format!("/v1/conversations/{thread_id}"), &k1)
         .expect_problem(404, None);
     r.get(&format!("/v1/memories/{id}"), &k2)
         .expect_problem(404, None);

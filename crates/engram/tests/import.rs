@@ -315,6 +315,42 @@ fn a_truncated_or_malformed_file_is_refused_with_nothing_written_and_jobs_are_pe
         &json!({"query": "sourdough starter"}),
     );
     assert!(found.expect(200)["results"].as_array().unwrap().is_empty());
+
+    // A multipart upload: the export in the field `file`.
+    let boundary = "engram-test-boundary";
+    let form = |file: Option<&[u8]>| {
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nignored\r\n"
+        )
+        .into_bytes();
+        if let Some(f) = file {
+            body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"conversations.json\"\r\nContent-Type: application/json\r\n\r\n").as_bytes());
+            body.extend(f);
+            body.extend(b"\r\n");
+        }
+        body.extend(format!("--{boundary}--\r\n").as_bytes());
+        body
+    };
+    let auth = format!("Bearer {other_key}");
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let upload = |body: Vec<u8>| {
+        s.raw(
+            "POST",
+            "/v1/import?format=claude",
+            &[("authorization", &auth), ("content-type", &content_type)],
+            body,
+        )
+    };
+    upload(form(None)).expect_problem(400, Some("file"));
+    let job = upload(form(Some(&fixture("claude-conversations.json"))))
+        .expect(202)
+        .clone();
+    let job = wait(&s, &other_key, job["id"].as_str().unwrap());
+    assert_eq!(
+        (job["conversations"].clone(), job["messages"].clone()),
+        (json!(2), json!(5)),
+        "{job}"
+    );
 }
 
 #[test]

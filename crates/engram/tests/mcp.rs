@@ -10,7 +10,7 @@ use std::process::Command;
 use common::{ADMIN_KEY, Opts, Server, Workdir, model_dir, pg, run_engram};
 use serde_json::{Value, json};
 
-const TOOLS: [&str; 9] = [
+const TOOLS: [&str; 12] = [
     "add_memory",
     "search_memories",
     "get_memory",
@@ -20,6 +20,9 @@ const TOOLS: [&str; 9] = [
     "delete_all_memories",
     "get_context",
     "memory_history",
+    "list_conversations",
+    "search_conversations",
+    "read_conversation",
 ];
 const DOG: &str = "Marta's dog is called Bruno; he is a three-year-old beagle.";
 const QUESTION: &str = "what is the name of Marta's dog?";
@@ -142,7 +145,7 @@ fn ids(search: &Value) -> Vec<String> {
 }
 
 #[track_caller]
-fn assert_the_tools(report: &Value) {
+fn assert_all_tools(report: &Value) {
     assert!(report.get("connect_error").is_none(), "{report:#}");
     let names: Vec<&str> = report["tools"]
         .as_array()
@@ -195,7 +198,7 @@ fn remember_and_recall() -> Vec<(&'static str, Value)> {
 
 #[track_caller]
 fn check_recall(report: &Value) -> String {
-    assert_the_tools(report);
+    assert_all_tools(report);
     let id = ok(report, 0)["structured"]["id"]
         .as_str()
         .unwrap()
@@ -330,7 +333,7 @@ fn streamable_http_serves_the_tools_to_the_python_sdk() {
             ("get_memory", json!({ "id": "$1.id" })),
         ],
     );
-    assert_the_tools(&modern);
+    assert_all_tools(&modern);
     assert_eq!(
         ok(&modern, 0)["structured"]["labels"],
         json!(["dogs", "pets"])
@@ -389,7 +392,7 @@ fn keys_and_scopes_guard_the_http_endpoint() {
             ("delete_all_memories", json!({ "user_id": "marta" })),
         ],
     );
-    assert_the_tools(&ro);
+    assert_all_tools(&ro);
     assert_eq!(ids(ok(&ro, 0)), std::slice::from_ref(&id));
     for i in 1..=4 {
         tool_error(&ro, i, "'write' scope");
@@ -474,7 +477,7 @@ fn stdio_serves_the_same_tools_on_the_same_data_directory() {
             ("search_memories", json!({ "query": QUESTION })),
         ],
     );
-    assert_the_tools(&other);
+    assert_all_tools(&other);
     tool_error(&other, 0, "not found");
     assert_eq!(ids(ok(&other, 1)), Vec::<String>::new());
 
@@ -567,7 +570,7 @@ fn stdio_answers_a_corrupted_postgres_row_with_a_tool_error() {
             ("get_memory", json!({ "id": good })),
         ],
     );
-    assert_the_tools(&report);
+    assert_all_tools(&report);
     let text = tool_error(&report, 0, "internal error");
     assert!(
         !text.contains("Bruno"),
@@ -589,7 +592,93 @@ fn stdio_answers_a_corrupted_postgres_row_with_a_tool_error() {
             ),
         ],
     );
-    assert_the_tools(&report);
+    assert_all_tools(&report);
     tool_error(&report, 0, "internal error");
     assert_eq!(ids(ok(&report, 1)), Vec::<String>::new());
+}
+
+/// The conversation tools mirror REST: list by folder, search inside one
+/// conversation, read one oldest first; another tenant's id is not found.
+#[test]
+fn conversation_tools_list_search_and_read_threads() {
+    let s = Server::start(Opts::default());
+    let tenant = s.create_tenant("mcp-conversations");
+    let key = s.create_key(&tenant, &["read", "write"]);
+    let c = s
+        .post(
+            "/v1/conversations",
+            &key,
+            &json!({"title": "Garden planning", "folder": "home/garden"}),
+        )
+        .expect(201)
+        .clone();
+    let id = c["id"].as_str().unwrap();
+    for (role, content) in [
+        (
+            "user",
+            "When should I plant garlic cloves in a cold climate?",
+        ),
+        (
+            "assistant",
+            "Plant garlic in mid autumn, a few weeks before the ground freezes.",
+        ),
+    ] {
+        s.post(
+            &format!("/v1/conversations/{id}/messages"),
+            &key,
+            &json!({"role": role, "content": content}),
+        )
+        .expect(201);
+    }
+    let report = over_http(
+        &s,
+        &key,
+        "legacy",
+        &[
+            ("list_conversations", json!({"folder": "home"})),
+            (
+                "search_conversations",
+                json!({"query": "when to plant garlic", "conversation_id": id}),
+            ),
+            ("read_conversation", json!({"id": id})),
+            ("read_conversation", json!({"id": "not-a-conversation"})),
+            ("list_conversations", json!({"folder": "a//b"})),
+        ],
+    );
+    assert_all_tools(&report);
+    let listed = ok(&report, 0);
+    assert_eq!(listed["structured"]["items"][0]["id"], json!(id));
+    assert!(listed["text"].as_str().unwrap().contains("Garden planning"));
+    let found = ok(&report, 1);
+    assert!(
+        found["text"].as_str().unwrap().contains("mid autumn"),
+        "{found:#}"
+    );
+    let read = ok(&report, 2);
+    let text = read["text"].as_str().unwrap();
+    assert!(
+        text.find("user: When should").unwrap() < text.find("assistant: Plant garlic").unwrap(),
+        "{text}"
+    );
+    tool_error(&report, 3, "not found");
+    tool_error(&report, 4, "folder");
+
+    let other = s.create_tenant("mcp-other");
+    let other_key = s.create_key(&other, &["read"]);
+    let report = over_http(
+        &s,
+        &other_key,
+        "legacy",
+        &[
+            ("read_conversation", json!({"id": id})),
+            ("list_conversations", json!({})),
+        ],
+    );
+    tool_error(&report, 0, "not found");
+    assert!(
+        ok(&report, 1)["text"]
+            .as_str()
+            .unwrap()
+            .contains("No conversations")
+    );
 }

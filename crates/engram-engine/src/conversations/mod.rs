@@ -26,7 +26,7 @@ use engram_store::conversations::{MessageWrite, MessagesAdded};
 
 use crate::Engine;
 use crate::auth::new_id;
-use crate::ingest::{fingerprint, validate_idempotency_key};
+use crate::ingest::{fingerprint, in_flight, validate_idempotency_key};
 
 /// The filters of `GET /v1/conversations`, as sent.
 #[derive(Debug, Clone, Default)]
@@ -197,35 +197,23 @@ impl Engine {
                 let idem = idem.ok_or_else(|| Error::internal("key taken without a key"))?;
                 self.replay_append(tenant, &idem.key, &idem.fingerprint)
                     .await?
-                    .ok_or_else(|| {
-                        Error::conflict(
-                            Code::IdempotencyKeyInFlight,
-                            "a request with this Idempotency-Key is still being processed; retry in a moment",
-                        )
-                    })
+                    .ok_or_else(in_flight)
             }
         }
     }
 
     async fn replay_append(&self, tenant: &str, key: &str, fp: &str) -> Result<Option<Appended>> {
-        let Some(prev) = self.store.idempotent_result(tenant, key).await? else {
+        let Some(ids) = self.earlier_ids(tenant, key, fp).await? else {
             return Ok(None);
         };
-        if prev.fingerprint != fp {
-            return Err(Error::conflict(
-                Code::IdempotencyKeyReused,
-                "this Idempotency-Key was already used with a different request body; use a new key",
-            ));
-        }
-        let mut records = self.store.get_records(tenant, &prev.ids).await?;
-        if records.len() < prev.ids.len() {
+        let mut records = self.store.get_records(tenant, &ids).await?;
+        if records.len() < ids.len() {
             return Err(Error::conflict(
                 Code::IdempotencyKeySpent,
                 "this Idempotency-Key wrote messages that have since been deleted; use a new key",
             ));
         }
-        let order: Vec<&String> = prev.ids.iter().collect();
-        records.sort_by_key(|r| order.iter().position(|id| **id == r.memory.id));
+        records.sort_by_key(|r| ids.iter().position(|id| *id == r.memory.id));
         Ok(Some(Appended {
             messages: records
                 .into_iter()

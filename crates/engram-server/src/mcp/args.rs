@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use engram_core::conversation::ConversationSearch;
 use engram_core::query::{ContextRequest, SearchRequest};
 use engram_core::{Filter, Kind, MemoryPatch, NewMemory, SearchMode};
 
@@ -312,6 +313,84 @@ impl From<DeleteAll> for Filter {
             ..Filter::default()
         }
     }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ListConversations {
+    /// Only conversations with this label.
+    pub label: Option<String>,
+    /// Only conversations in this folder or below it (e.g. "work/clients").
+    pub folder: Option<String>,
+    /// Only pinned (true) or unpinned (false) conversations.
+    pub pinned: Option<bool>,
+    /// Only archived (true) or active (false) conversations.
+    pub archived: Option<bool>,
+    /// Only this user's conversations.
+    pub user_id: Option<String>,
+    /// Text the title contains.
+    pub title: Option<String>,
+    /// Page size, 1 to 1000 (default 50).
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page, to continue the listing.
+    pub cursor: Option<String>,
+}
+
+impl From<ListConversations> for engram_engine::conversations::ListConversations {
+    fn from(a: ListConversations) -> Self {
+        engram_engine::conversations::ListConversations {
+            label: a.label,
+            folder: a.folder,
+            pinned: a.pinned,
+            archived: a.archived,
+            user_id: a.user_id,
+            q: a.title,
+            limit: a.limit,
+            cursor: a.cursor,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SearchConversations {
+    /// What to look for, in natural language.
+    pub query: String,
+    /// How many messages, 1 to 100 (default 10).
+    pub limit: Option<usize>,
+    #[serde(default)]
+    #[schemars(schema_with = "mode_schema")]
+    pub mode: Option<SearchMode>,
+    /// Search only this conversation (its id from list_conversations).
+    pub conversation_id: Option<String>,
+    /// Search only conversations in this folder or below it.
+    pub folder: Option<String>,
+    /// Search only conversations with this label.
+    pub label: Option<String>,
+    /// Also search archived conversations (left out by default).
+    pub include_archived: Option<bool>,
+}
+
+impl From<SearchConversations> for ConversationSearch {
+    fn from(a: SearchConversations) -> ConversationSearch {
+        ConversationSearch {
+            query: a.query,
+            limit: a.limit,
+            mode: a.mode.unwrap_or_default(),
+            conversation_id: a.conversation_id,
+            folder: a.folder,
+            label: a.label,
+            include_archived: a.include_archived.unwrap_or(false),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct ReadConversation {
+    /// The conversation's id, from list_conversations or a message's session_id.
+    pub id: String,
+    /// Messages per page, 1 to 1000 (default 50), oldest first.
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page, to read on.
+    pub cursor: Option<String>,
 }
 
 #[cfg(test)]

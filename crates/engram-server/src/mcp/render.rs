@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use engram_core::Memory;
+use engram_core::conversation::{Conversation, ConversationPage, MessagePage};
 use engram_core::query::{ContextResponse, Page, SearchResponse};
 
 /// One memory on one line: when, who, id, labels, text.
@@ -85,6 +86,60 @@ pub fn page(p: &Page) -> String {
             out,
             "More memories follow: call list_memories again with cursor \"{c}\"."
         );
+    }
+    out
+}
+
+/// One conversation on one line: when, id, title, where, flags.
+fn conversation_line(c: &Conversation) -> String {
+    let mut line = format!(
+        "[{}] {} \"{}\"",
+        c.created_at.format("%Y-%m-%d"),
+        c.id,
+        c.title
+    );
+    if let Some(f) = &c.folder {
+        let _ = write!(line, " folder={f}");
+    }
+    if let Some(l) = &c.label {
+        let _ = write!(line, " label={l}");
+    }
+    for (flag, on) in [("pinned", c.pinned), ("archived", c.archived)] {
+        if on {
+            let _ = write!(line, " {flag}");
+        }
+    }
+    line
+}
+
+pub fn conversations(p: &ConversationPage) -> String {
+    if p.items.is_empty() {
+        return "No conversations.".into();
+    }
+    let mut out = format!("{} conversations, newest first:\n", p.items.len());
+    for c in &p.items {
+        let _ = writeln!(out, "- {}", conversation_line(c));
+    }
+    if let Some(c) = &p.next_cursor {
+        let _ = writeln!(out, "More: pass cursor={c}");
+    }
+    out
+}
+
+/// The conversation's line, then one message a line, oldest first.
+pub fn conversation(c: &Conversation, m: &MessagePage) -> String {
+    let mut out = format!("{}\n", conversation_line(c));
+    for msg in &m.items {
+        let _ = writeln!(
+            out,
+            "[{}] {}: {}",
+            msg.occurred_at.format("%Y-%m-%d %H:%M"),
+            msg.role,
+            msg.content
+        );
+    }
+    if let Some(cur) = &m.next_cursor {
+        let _ = writeln!(out, "More messages: pass cursor={cur}");
     }
     out
 }

@@ -1,4 +1,4 @@
-//! The nine tools: how a model sees them (name, description, schema,
+//! The tools: how a model sees them (name, description, schema,
 //! hints), the scope each needs, and how a call becomes an engine call.
 //!
 //! Everything that goes wrong inside a known tool (bad arguments, a missing
@@ -19,8 +19,8 @@ use engram_core::{Code, Error, Filter};
 use engram_engine::{Engine, Principal};
 
 use super::args::{
-    AddMemory, ArgError, DeleteAll, GetContext, ListMemories, MemoryId, SearchMemories,
-    UpdateMemory, parse,
+    AddMemory, ArgError, DeleteAll, GetContext, ListConversations, ListMemories, MemoryId,
+    ReadConversation, SearchConversations, SearchMemories, UpdateMemory, parse,
 };
 use super::render;
 use crate::problem;
@@ -127,6 +127,38 @@ const TOOLS: &[Spec] = &[
         scope: Scope::Read,
         destructive: false,
         schema: schema_for_input::<MemoryId>,
+    },
+    Spec {
+        name: "list_conversations",
+        title: "List conversations",
+        description: "List conversation threads (chats, imported ChatGPT or Claude history) \
+            newest first, optionally by folder (and below), label, pinned, archived, user or \
+            words in the title. Returns each conversation's id, title, folder and flags; read \
+            one with read_conversation.",
+        scope: Scope::Read,
+        destructive: false,
+        schema: schema_for_input::<ListConversations>,
+    },
+    Spec {
+        name: "search_conversations",
+        title: "Search conversations",
+        description: "Find the messages that best answer a question within one conversation \
+            (conversation_id) or the conversations of a folder or label, most relevant first; \
+            archived conversations only with include_archived. Each message's session_id is \
+            its conversation.",
+        scope: Scope::Read,
+        destructive: false,
+        schema: schema_for_input::<SearchConversations>,
+    },
+    Spec {
+        name: "read_conversation",
+        title: "Read a conversation",
+        description: "Read one conversation by id: its title, folder and label, then its \
+            messages oldest first with role and time, a page at a time (pass the returned \
+            cursor to read on).",
+        scope: Scope::Read,
+        destructive: false,
+        schema: schema_for_input::<ReadConversation>,
     },
 ];
 
@@ -349,6 +381,25 @@ async fn run(
             let h = engine.history(tenant, &a.id).await?;
             Outcome::new(render::history(&h), &h)
         }
+        "list_conversations" => {
+            let a: ListConversations = parse(args)?;
+            let p = engine.list_conversations(tenant, a.into()).await?;
+            Outcome::new(render::conversations(&p), &p)
+        }
+        "search_conversations" => {
+            let a: SearchConversations = parse(args)?;
+            let r = engine.search_conversations(tenant, &a.into()).await?;
+            Outcome::new(render::search(&r), &r)
+        }
+        "read_conversation" => {
+            let a: ReadConversation = parse(args)?;
+            let c = engine.get_conversation(tenant, &a.id).await?;
+            let messages = engine
+                .messages(tenant, &a.id, a.limit, a.cursor.as_deref())
+                .await?;
+            let text = render::conversation(&c, &messages);
+            Outcome::new(text, &json!({ "conversation": c, "messages": messages }))
+        }
         other => unreachable!("tool {other} is in the catalogue but has no handler"),
     }
 }
@@ -358,7 +409,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_catalogue_has_the_nine_tools_with_object_schemas() {
+    fn the_catalogue_has_the_tools_with_object_schemas() {
         let tools = catalogue();
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
         assert_eq!(
@@ -372,7 +423,10 @@ mod tests {
                 "delete_memory",
                 "delete_all_memories",
                 "get_context",
-                "memory_history"
+                "memory_history",
+                "list_conversations",
+                "search_conversations",
+                "read_conversation"
             ]
         );
         for t in &tools {

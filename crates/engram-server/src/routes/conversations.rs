@@ -5,7 +5,8 @@
 use std::io::Write;
 
 use axum::Json;
-use axum::extract::State;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -262,8 +263,9 @@ pub async fn messages(
 /// it back, one a line) or as a Markdown transcript.
 #[utoipa::path(get, path = "/v1/conversations/{id}/export", tag = "conversations",
     security(("tenant_key" = ["read"])), params(("id" = String, Path), ExportParams),
-    responses((status = 200, body = ExportedConversation, content_type = "application/json"),
-        (status = 200, body = String, content_type = "text/markdown"), (status = 404, body = Problem)))]
+    responses((status = 200, description = "the conversation (JSON) or its transcript (Markdown)",
+        content((ExportedConversation = "application/json"), (String = "text/markdown"))),
+        (status = 404, body = Problem)))]
 pub async fn export(
     Reader(p): Reader,
     State(s): State<AppState>,
@@ -312,27 +314,64 @@ pub async fn folders(Reader(p): Reader, State(s): State<AppState>) -> ApiResult<
     }))
 }
 
-/// Import an export file (the body, as sent: ChatGPT's or Claude's
-/// `conversations.json`, or engram's JSON lines). The whole file is
-/// checked first: a malformed or truncated one is refused with 422
-/// naming the conversation at fault, and nothing is written. Then the
-/// import runs in the background, one transaction per conversation;
-/// follow it at `GET /v1/import/{id}`. Importing the same file again
-/// writes nothing new.
+/// A multipart upload: the export in the field `file`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ImportUpload {
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Import an export file: the body as sent (ChatGPT's or Claude's
+/// `conversations.json`, or engram's JSON lines, e.g. with `Content-Type:
+/// application/json`), or a `multipart/form-data` upload with the file in
+/// the field `file`. The whole file is checked first: a malformed or
+/// truncated one is refused with 422 naming the conversation at fault, and
+/// nothing is written. Then the import runs in the background, one
+/// transaction per conversation; follow it at `GET /v1/import/{id}`.
+/// Importing the same file again writes nothing new.
 #[utoipa::path(post, path = "/v1/import", tag = "conversations", security(("tenant_key" = ["write"])),
     params(ImportParams),
-    request_body(content = String, description = "the export file", content_type = "application/octet-stream"),
+    request_body(description = "the export file",
+        content((String = "application/octet-stream"), (String = "application/json"),
+            (ImportUpload = "multipart/form-data"))),
     responses((status = 202, body = ImportJob), (status = 400, body = Problem), (status = 413, body = Problem),
         (status = 422, body = Problem)))]
 pub async fn import(
     Writer(p): Writer,
     State(s): State<AppState>,
     QueryParams(q): QueryParams<ImportParams>,
-    body: axum::body::Body,
+    request: Request,
 ) -> ApiResult<Response> {
     let format = Format::parse(&q.format, "format")?;
     let opts = ImportOptions::new(format, q.folder.as_deref(), q.label.as_deref())?;
-    let spool = spool(body).await?;
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let spool = if multipart {
+        let mut form = Multipart::from_request(request, &())
+            .await
+            .map_err(|e| ApiError::field("body", e.body_text()))?;
+        loop {
+            let field = form
+                .next_field()
+                .await
+                .map_err(|e| ApiError::new(Code::UnreadableBody, e.body_text()))?
+                .ok_or_else(|| {
+                    ApiError::field(
+                        "file",
+                        "is missing: send the export in the form field `file`",
+                    )
+                })?;
+            if field.name() == Some("file") {
+                break spool(field).await?;
+            }
+        }
+    } else {
+        spool(request.into_body().into_data_stream()).await?
+    };
     let file = spool
         .reopen()
         .map_err(|e| ApiError::new(Code::Internal, format!("reopening the spooled import: {e}")))?;
@@ -348,15 +387,16 @@ pub async fn import(
     Ok(resp)
 }
 
-/// Writes the body to a temporary file (deleted when dropped), refusing
-/// one over [`MAX_IMPORT_BYTES`].
-async fn spool(body: axum::body::Body) -> ApiResult<tempfile::NamedTempFile> {
+/// Writes the chunks to a temporary file (deleted when dropped), refusing
+/// more than [`MAX_IMPORT_BYTES`].
+async fn spool<E: std::fmt::Display>(
+    mut chunks: impl futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+) -> ApiResult<tempfile::NamedTempFile> {
     let internal =
         |e: std::io::Error| ApiError::new(Code::Internal, format!("spooling an import: {e}"));
     let mut file = tempfile::NamedTempFile::new().map_err(internal)?;
-    let mut stream = body.into_data_stream();
     let mut written = 0u64;
-    while let Some(chunk) = stream.next().await {
+    while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|e| ApiError::new(Code::UnreadableBody, e.to_string()))?;
         written += chunk.len() as u64;
         if written > MAX_IMPORT_BYTES {

@@ -10,6 +10,7 @@ pub mod retrieval;
 pub mod usage;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 
 use crate::AppState;
@@ -79,7 +80,14 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/conversations/{id}/export", get(conversations::export))
         .route("/v1/folders", get(conversations::folders))
-        .route("/v1/import", post(conversations::import))
+        // An export is spooled to a file (conversations::MAX_IMPORT_BYTES),
+        // not held in memory: the server's body limit does not apply.
+        .route(
+            "/v1/import",
+            post(conversations::import).layer(DefaultBodyLimit::max(
+                conversations::MAX_IMPORT_BYTES as usize,
+            )),
+        )
         .route("/v1/import/{id}", get(conversations::import_job))
         .route("/v1/answer", post(retrieval::answer))
 }
