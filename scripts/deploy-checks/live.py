@@ -333,9 +333,12 @@ def served(name, docs, dep, c, server, proc, base, env, claims):
     s3, _ = http("POST", base + "/v1/memories", {"content": "The backup runs nightly at 03:17 UTC.", "user_id": "ops"}, key)
     s4, _ = http("POST", base + "/v1/search", {"query": "when does the backup run?"}, key)
     s5, _ = http("POST", base + "/v1/context", {"query": "backup time", "token_budget": 100}, key)
-    if not check((s, s2, s3, s4, s5) == (201, 201, 201, 200, 200),
-                 f"{name}: admin key from the Secret creates a tenant and key; write, search, context answer",
-                 str((s, s2, s3, s4, s5))):
+    # A soft budget, so that engram_budget_used_ratio (the budget alerts'
+    # metric) has a sample.
+    s6, _ = http("PUT", f"{base}/v1/tenants/{tenant}/budgets", {"metric": "tokens", "period": "day", "limit": 1000}, admin)
+    if not check((s, s2, s3, s4, s5, s6) == (201, 201, 201, 200, 200, 200),
+                 f"{name}: admin key from the Secret creates a tenant, key and budget; write, search, context answer",
+                 str((s, s2, s3, s4, s5, s6))):
         return
     s, text = http("GET", base + "/metrics")
     exported = scrape(text) if s == 200 else {}

@@ -5,6 +5,7 @@
 //! remembers can be unit-tested exhaustively and shared by every store.
 
 pub mod bm25;
+pub mod budget;
 pub mod cancel;
 pub mod code;
 pub mod context;

@@ -12,6 +12,7 @@ mod facts;
 mod indexes;
 mod jobs;
 mod memories;
+mod metering;
 mod per_tenant;
 mod rows;
 mod schema;

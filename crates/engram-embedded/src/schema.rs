@@ -108,7 +108,37 @@ const MIGRATIONS: &[Migration] = &[
     CREATE INDEX jobs_tenant ON jobs(tenant_id, kind, dedupe_key);
     ",
     ),
-    // 5 (facts): validity, sources and versions; rows written before read
+    // 5: usage metering and budgets (metering.rs). A budget's project is
+    // '' for the whole tenant, so the key needs no NULL.
+    Migration::Sql(
+        "
+    CREATE TABLE usage (
+        rowid INTEGER PRIMARY KEY,
+        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        project TEXT,
+        kind TEXT NOT NULL,
+        model TEXT NOT NULL,
+        calls INTEGER NOT NULL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cost REAL NOT NULL,
+        duration_ms INTEGER NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE INDEX usage_tenant_time ON usage(tenant_id, at);
+    CREATE TABLE budgets (
+        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        project TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        period TEXT NOT NULL,
+        limit_value REAL NOT NULL,
+        hard INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, project, metric, period)
+    );
+    ",
+    ),
+    // 6 (facts): validity, sources and versions; rows written before read
     // as always valid, uncited, version 1.
     Migration::Sql(
         "

@@ -8,7 +8,9 @@
 //! server, the MCP server and the benchmarks all call this same API, so
 //! what is measured is what is served.
 
+mod answer;
 mod auth;
+pub mod budgets;
 mod facts;
 mod ingest;
 pub mod intelligence;
@@ -94,6 +96,7 @@ pub struct Engine {
     llm: Option<Arc<dyn Llm>>,
     prices: metering::Prices,
     jobs: jobs::Jobs,
+    embedding_meter: metering::EmbeddingMeter,
 }
 
 impl Engine {
@@ -118,6 +121,7 @@ impl Engine {
             llm: None,
             prices: metering::Prices::default(),
             jobs: jobs::Jobs::default(),
+            embedding_meter: metering::EmbeddingMeter::default(),
         })
     }
 
@@ -167,9 +171,12 @@ impl Engine {
         vec![("store", store), ("embedder", embedder)]
     }
 
-    /// Persists index state (periodically and at shutdown).
+    /// Persists index state and the pending embedding usage
+    /// (periodically and at shutdown).
     pub async fn flush(&self) -> Result<()> {
-        self.store.flush().await
+        let usage = self.flush_usage().await;
+        self.store.flush().await?;
+        usage
     }
 
     /// Spends a token of `bucket` in the store's shared rate limiter;

@@ -48,19 +48,29 @@ impl Engine {
     /// after (tokens as the LLM counted them, cost, duration).
     pub async fn complete(&self, spend: &Spend<'_>, prompt: &Prompt<'_>) -> Result<Reply> {
         let llm = self.require_llm()?;
+        self.check_budgets(spend).await?;
         let reply = llm.complete(prompt).await;
-        let labels = [("kind", spend.kind), ("prompt", prompt.name)];
         match &reply {
             Ok(r) => {
-                metrics::histogram!("engram_llm_duration_seconds", &labels)
+                metrics::histogram!("engram_llm_duration_seconds", "kind" => spend.kind, "prompt" => prompt.name)
                     .record(r.duration.as_secs_f64());
                 metrics::counter!("engram_llm_tokens_total", "kind" => spend.kind, "direction" => "input")
                     .increment(r.usage.input_tokens);
                 metrics::counter!("engram_llm_tokens_total", "kind" => spend.kind, "direction" => "output")
                     .increment(r.usage.output_tokens);
             }
-            Err(_) => metrics::counter!("engram_llm_failures_total", &labels).increment(1),
+            Err(_) => {
+                metrics::counter!("engram_llm_failures_total", "kind" => spend.kind, "prompt" => prompt.name)
+                    .increment(1)
+            }
         }
-        reply
+        let reply = reply?;
+        // Priced and recorded under the configured model, the price table's
+        // key (a response may name a dated variant of it). The tokens are
+        // spent: a failure to record them fails the call too, so budgets
+        // never fall behind what was spent.
+        self.record_llm_usage(spend, llm.model(), reply.usage, reply.duration)
+            .await?;
+        Ok(reply)
     }
 }

@@ -153,7 +153,13 @@ impl Engine {
                 engram_embed::normalize(&mut v);
                 Some(v)
             }
-            (_, None) => Some(self.embed_query(query, &cancel).await?),
+            (_, None) => {
+                let start = std::time::Instant::now();
+                let v = self.embed_query(query, &cancel).await?;
+                let tokens = self.embedding_tokens(&[query]);
+                self.meter_embedding(tenant, tokens, start.elapsed());
+                Some(v)
+            }
         };
         let ranking = Ranking {
             mode,

@@ -71,7 +71,7 @@ impl Engine {
         items: &[NewMemory],
     ) -> Result<Vec<Vec<f32>>> {
         let texts = self.texts_to_embed(tenant, items).await?;
-        self.embed_with_context(texts).await
+        self.embed_with_context(tenant, texts).await
     }
 
     /// The vector of a stored memory whose content changed: the same
@@ -93,10 +93,10 @@ impl Engine {
             alone: m.content.clone(),
             in_context,
         };
-        Ok(self.embed_with_context(vec![text]).await?.remove(0))
+        Ok(self.embed_with_context(tenant, vec![text]).await?.remove(0))
     }
 
-    async fn embed_with_context(&self, texts: Vec<ToEmbed>) -> Result<Vec<Vec<f32>>> {
+    async fn embed_with_context(&self, tenant: &str, texts: Vec<ToEmbed>) -> Result<Vec<Vec<f32>>> {
         let weight = self.config.context_blend;
         // One embedder call for everything: the text each memory is
         // represented by, then (when blending) the contextual ones alone.
@@ -109,7 +109,10 @@ impl Engine {
             }
         }
         batch.extend(blended.iter().map(|&i| texts[i].alone.clone()));
+        let start = std::time::Instant::now();
+        let metered = self.embedding_tokens(&batch);
         let mut vectors = self.embed_documents(batch).await?;
+        self.meter_embedding(tenant, metered, start.elapsed());
         let alone = vectors.split_off(texts.len());
         for (&i, a) in blended.iter().zip(&alone) {
             let v = std::mem::take(&mut vectors[i]);

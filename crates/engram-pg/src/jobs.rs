@@ -10,13 +10,13 @@ use async_trait::async_trait;
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
 
-use engram_core::{Error, Result};
+use engram_core::Result;
 use engram_store::jobs::{Job, JobStatus, JobStore, NewJob, Retry};
 use serde_json::Value;
 
 use crate::PgStore;
 use crate::rows::Stored;
-use crate::sql::db_err;
+use crate::sql::{db_err, tenant_missing};
 
 const COLUMNS: &str = "id, tenant_id, kind, payload, status, dedupe_key, attempts, max_attempts, \
      last_error, result, run_after, lease_until, claim, worker, created_at, updated_at";
@@ -113,13 +113,7 @@ impl JobStore for PgStore {
             job(&row)
         })
         .await
-        .map_err(|e| match e.code() {
-            // The tenant's row is missing (a foreign-key violation).
-            engram_core::Code::Internal if e.to_string().contains("jobs_tenant_id_fkey") => {
-                Error::not_found(format!("tenant {tenant_id}"))
-            }
-            _ => e,
-        })
+        .map_err(tenant_missing(tenant_id))
     }
 
     async fn claim_job(

@@ -25,6 +25,7 @@ mod jobs;
 mod lexical;
 mod limiter;
 mod memories;
+mod metering;
 mod rows;
 mod schema;
 mod search;

@@ -172,7 +172,46 @@ const MIGRATIONS: &[&str] = &[
         WITH CHECK (tenant_id = current_setting('engram.tenant', true)
                OR current_setting('engram.jobs', true) = 'claim');
     "#,
-    // 3 (facts): validity, sources and versions; rows written before read as
+    // 3: usage metering and budgets (metering.rs), tenant data under
+    // row-level security. A budget's project is '' for the whole tenant.
+    r#"
+    CREATE TABLE usage (
+        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        id bigserial NOT NULL,
+        project text,
+        kind text NOT NULL,
+        model text NOT NULL,
+        calls bigint NOT NULL,
+        input_tokens bigint NOT NULL,
+        output_tokens bigint NOT NULL,
+        cost float8 NOT NULL,
+        duration_ms bigint NOT NULL,
+        at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX usage_tenant_time ON usage (tenant_id, at);
+    CREATE TABLE budgets (
+        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        project text NOT NULL,
+        metric text NOT NULL,
+        period text NOT NULL,
+        limit_value float8 NOT NULL,
+        hard boolean NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, project, metric, period)
+    );
+    ALTER TABLE usage ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE usage FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON usage
+        USING (tenant_id = current_setting('engram.tenant', true))
+        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
+    ALTER TABLE budgets ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE budgets FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON budgets
+        USING (tenant_id = current_setting('engram.tenant', true))
+        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
+    "#,
+    // 4 (facts): validity, sources and versions; rows written before read as
     // always valid, uncited, version 1.
     r#"
     ALTER TABLE memories ADD COLUMN valid_from timestamptz;

@@ -144,6 +144,18 @@ pub fn db_err(e: tokio_postgres::Error) -> Error {
     }
 }
 
+/// A write into a tenant table whose tenant is gone (its foreign key,
+/// named `<table>_tenant_id_fkey`, violated) as the tenant not found.
+pub fn tenant_missing(tenant_id: &str) -> impl FnOnce(Error) -> Error + '_ {
+    move |e| {
+        if e.to_string().contains("_tenant_id_fkey") {
+            Error::not_found(format!("tenant {tenant_id}"))
+        } else {
+            e
+        }
+    }
+}
+
 fn detail(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(d) => format!("{} ({})", d.message(), d.code().code()),

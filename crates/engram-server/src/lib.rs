@@ -8,6 +8,7 @@ mod mcp;
 mod metrics;
 mod openapi;
 mod problem;
+pub mod project;
 mod ratelimit;
 mod routes;
 

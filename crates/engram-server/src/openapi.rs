@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, facts, jobs, memories, ops, retrieval};
+use crate::routes::{admin, facts, jobs, memories, ops, retrieval, usage};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,14 +18,16 @@ use crate::routes::{admin, facts, jobs, memories, ops, retrieval};
         memories::create, memories::batch, memories::get, memories::update, memories::delete,
         memories::list, memories::delete_where, facts::new_version, facts::history,
         facts::summarize, facts::reflect,
-        retrieval::search, retrieval::context,
+        retrieval::search, retrieval::context, retrieval::answer,
         jobs::get, jobs::reembed,
+        usage::usage, usage::set_budget, usage::list_budgets, usage::delete_budget,
     ),
     modifiers(&BearerKeys, &ProblemResponses),
     tags(
         (name = "memories", description = "Write and read memories"),
         (name = "retrieval", description = "Search and context assembly"),
         (name = "jobs", description = "Background jobs (docs/JOBS.md)"),
+        (name = "usage", description = "LLM and embedding usage (docs/BUDGETS.md)"),
         (name = "admin", description = "Tenants and keys (admin key)"),
         (name = "operations", description = "Health, readiness, metrics"),
     )

@@ -18,6 +18,9 @@ pub mod facts;
 pub mod jobs;
 #[cfg(feature = "testing")]
 pub mod jobs_conformance;
+pub mod metering;
+#[cfg(feature = "testing")]
+pub mod metering_conformance;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -144,7 +147,7 @@ pub enum Throttle {
 }
 
 #[async_trait]
-pub trait Store: facts::FactStore + jobs::JobStore + Send + Sync {
+pub trait Store: facts::FactStore + jobs::JobStore + metering::MeteringStore + Send + Sync {
     /// Backend name for logs and `/ready`.
     fn backend(&self) -> &'static str;
 

@@ -101,11 +101,11 @@ fn three_replicas_serve_one_dataset() {
     let rls = pg::psql(
         &db.url,
         "SELECT string_agg(relname || '=' || relrowsecurity || relforcerowsecurity, ',' ORDER BY relname) \
-         FROM pg_class WHERE relname IN ('memories', 'idempotency', 'lexical_stats')",
+         FROM pg_class WHERE relname IN ('memories', 'idempotency', 'lexical_stats', 'jobs', 'usage', 'budgets')",
     );
     assert_eq!(
         rls,
-        "idempotency=truetrue,lexical_stats=truetrue,memories=truetrue"
+        "budgets=truetrue,idempotency=truetrue,jobs=truetrue,lexical_stats=truetrue,memories=truetrue,usage=truetrue"
     );
 }
 
@@ -163,18 +163,39 @@ fn a_query_without_a_tenant_returns_no_rows() {
         &json!({ "content": "Alice's bees make honey." }),
     )
     .expect(201);
+    let id = s.add_text(&k, "alice", "Alice sells the honey.");
+    s.post("/v1/memories/reembed", &k, &json!({ "ids": [id] }))
+        .expect(202);
+    let budget = json!({ "metric": "tokens", "period": "day", "limit": 10 });
+    s.call(
+        "PUT",
+        &format!("/v1/tenants/{t}/budgets"),
+        Some(ADMIN_KEY),
+        Some(&budget),
+    )
+    .expect(200);
 
     // As the application's role (not a superuser), with no tenant set.
-    assert_eq!(pg::psql(&db.url, "SELECT count(*) FROM memories"), "0");
-    assert_eq!(pg::psql(&db.url, "SELECT count(*) FROM idempotency"), "0");
-    assert_eq!(pg::psql(&db.url, "SELECT count(*) FROM lexical_stats"), "0");
+    for table in [
+        "memories",
+        "idempotency",
+        "lexical_stats",
+        "jobs",
+        "budgets",
+    ] {
+        let n = pg::psql(&db.url, &format!("SELECT count(*) FROM {table}"));
+        assert_eq!(n, "0", "{table}");
+    }
     // Another tenant set for the session: still nothing.
     let other = pg::with_session_tenant(&db.url, "someone-else");
     assert_eq!(pg::psql(&other, "SELECT count(*) FROM memories"), "0");
+    assert_eq!(pg::psql(&other, "SELECT count(*) FROM jobs"), "0");
     // The right tenant set: the rows are there (so the zeros above mean
     // something).
     let own = pg::with_session_tenant(&db.url, &t);
-    assert_eq!(pg::psql(&own, "SELECT count(*) FROM memories"), "2");
+    assert_eq!(pg::psql(&own, "SELECT count(*) FROM memories"), "3");
+    assert_eq!(pg::psql(&own, "SELECT count(*) FROM jobs"), "1");
+    assert_eq!(pg::psql(&own, "SELECT count(*) FROM budgets"), "1");
 }
 
 #[test]

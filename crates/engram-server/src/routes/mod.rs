@@ -6,9 +6,10 @@ pub mod jobs;
 pub mod memories;
 pub mod ops;
 pub mod retrieval;
+pub mod usage;
 
 use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 
 use crate::AppState;
 
@@ -28,6 +29,13 @@ pub fn routes() -> Router<AppState> {
             post(admin::create_key).get(admin::list_keys),
         )
         .route("/v1/tenants/{id}/keys/{key_id}", delete(admin::delete_key))
+        .route(
+            "/v1/tenants/{id}/budgets",
+            put(usage::set_budget)
+                .get(usage::list_budgets)
+                .delete(usage::delete_budget),
+        )
+        .route("/v1/usage", get(usage::usage))
         .route(
             "/v1/memories",
             post(memories::create)
@@ -49,4 +57,5 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/reflections", post(facts::reflect))
         .route("/v1/search", post(retrieval::search))
         .route("/v1/context", post(retrieval::context))
+        .route("/v1/answer", post(retrieval::answer))
 }

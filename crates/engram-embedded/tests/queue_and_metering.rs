@@ -1,0 +1,18 @@
+//! The embedded store's job queue and metering against the contracts
+//! every backend meets.
+
+use engram_embedded::EmbeddedStore;
+
+#[tokio::test]
+async fn the_job_queue_meets_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    engram_store::jobs_conformance::job_queue_contract(&store).await;
+}
+
+#[tokio::test]
+async fn metering_meets_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    engram_store::metering_conformance::metering_contract(&store).await;
+}
