@@ -8,20 +8,8 @@
 
 mod common;
 
-use common::{ADMIN_KEY, Opts, Server};
+use common::{ADMIN_KEY, Opts, Server, llm_url};
 use serde_json::{Value, json};
-
-fn llm_url() -> String {
-    std::env::var("ENGRAM_TEST_LLM_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "ENGRAM_TEST_LLM_URL is not set: run \
-                 `export ENGRAM_TEST_LLM_URL=\"$(scripts/dev-llm | tail -n1)\"` (scripts/test does)"
-            )
-        })
-}
 
 fn usage_of<'a>(report: &'a Value, group: &str) -> Option<&'a Value> {
     report["items"]
