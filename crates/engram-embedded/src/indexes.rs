@@ -17,7 +17,7 @@ use engram_core::{Error, Memory, Result};
 
 use super::catalog::Catalogs;
 use super::per_tenant::seq_of;
-use super::rows::{COLUMNS, EMBEDDING_AT, record_from_row, sql_err};
+use super::rows::{COLUMNS, EMBEDDING, record_from_row, sql_err};
 use super::text::TextIndexes;
 use super::threads::joined;
 use super::vectors::VectorIndexes;
@@ -377,8 +377,8 @@ impl Indexes {
 fn change_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
     let exists = r.get::<_, Option<String>>(0)?.is_some();
     Ok(Change {
-        seq: r.get(EMBEDDING_AT + 1)?,
-        rowid: r.get(EMBEDDING_AT + 2)?,
+        seq: r.get(EMBEDDING + 1)?,
+        rowid: r.get(EMBEDDING + 2)?,
         row: if exists {
             Some(record_from_row(r)?)
         } else {

@@ -19,9 +19,9 @@ use engram_store::Record;
 pub const COLUMNS: &str = "m.id, m.content, m.kind, m.user_id, m.agent_id, m.session_id, m.role, \
      m.labels, m.metadata, m.importance, m.occurred_at, m.created_at, m.updated_at, \
      m.valid_from, m.valid_to, m.sources, m.version, m.version_of";
-/// Where a query selecting `{COLUMNS}, m.embedding, ...` has the embedding:
-/// the columns a caller adds after it are counted from here.
-pub const EMBEDDING_AT: usize = 18;
+/// The index of `m.embedding` when it follows [`COLUMNS`]; columns a query
+/// selects after it come next.
+pub const EMBEDDING: usize = 18;
 
 /// The columns [`memory_values`] gives, in order, for INSERT and UPDATE.
 pub const WRITTEN: [&str; 17] = [
@@ -136,7 +136,7 @@ pub fn memory_from_row(r: &Row<'_>) -> rusqlite::Result<Memory> {
 
 pub fn record_from_row(r: &Row<'_>) -> rusqlite::Result<Record> {
     let memory = memory_from_row(r)?;
-    let blob: Vec<u8> = r.get(EMBEDDING_AT)?;
+    let blob: Vec<u8> = r.get(EMBEDDING)?;
     if !blob.len().is_multiple_of(4) {
         return Err(inconsistent(
             format!("memories row {}", memory.id),
@@ -273,6 +273,11 @@ pub fn sql_err(e: rusqlite::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_embedding_follows_every_column() {
+        assert_eq!(COLUMNS.split(',').count(), EMBEDDING);
+    }
 
     #[test]
     fn vectors_round_trip_through_blobs() {

@@ -108,48 +108,7 @@ const MIGRATIONS: &[Migration] = &[
     CREATE INDEX jobs_tenant ON jobs(tenant_id, kind, dedupe_key);
     ",
     ),
-    // 5 (facts): validity, sources and versions; rows written before read
-    // as always valid, uncited, version 1.
-    Migration::Sql(
-        "
-    ALTER TABLE memories ADD COLUMN valid_from INTEGER;
-    ALTER TABLE memories ADD COLUMN valid_to INTEGER;
-    ALTER TABLE memories ADD COLUMN sources TEXT NOT NULL DEFAULT '[]';
-    ALTER TABLE memories ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
-    ALTER TABLE memories ADD COLUMN version_of TEXT;
-    CREATE INDEX memories_version_of ON memories(tenant_id, version_of) WHERE version_of IS NOT NULL;
-    ",
-    ),
-    // 6: conversations (their messages are memories) and import jobs.
-    Migration::Sql(
-        "
-    CREATE TABLE conversations (
-        tenant_id TEXT NOT NULL,
-        id TEXT NOT NULL,
-        title TEXT NOT NULL,
-        user_id TEXT,
-        agent_id TEXT,
-        label TEXT,
-        folder TEXT,
-        importance INTEGER NOT NULL,
-        pinned INTEGER NOT NULL,
-        archived INTEGER NOT NULL,
-        metadata TEXT NOT NULL,
-        source TEXT,
-        created_at INTEGER NOT NULL,
-        updated_at INTEGER NOT NULL,
-        PRIMARY KEY (tenant_id, id)
-    );
-    CREATE INDEX conversations_time ON conversations(tenant_id, created_at DESC, id DESC);
-    CREATE TABLE imports (
-        tenant_id TEXT NOT NULL,
-        id TEXT NOT NULL,
-        job TEXT NOT NULL,
-        PRIMARY KEY (tenant_id, id)
-    );
-    ",
-    ),
-    // 7: usage metering and budgets (metering.rs). A budget's project is
+    // 5: usage metering and budgets (metering.rs). A budget's project is
     // '' for the whole tenant, so the key needs no NULL.
     Migration::Sql(
         "
@@ -176,6 +135,47 @@ const MIGRATIONS: &[Migration] = &[
         hard INTEGER NOT NULL,
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (tenant_id, project, metric, period)
+    );
+    ",
+    ),
+    // 6 (facts): validity, sources and versions; rows written before read
+    // as always valid, uncited, version 1.
+    Migration::Sql(
+        "
+    ALTER TABLE memories ADD COLUMN valid_from INTEGER;
+    ALTER TABLE memories ADD COLUMN valid_to INTEGER;
+    ALTER TABLE memories ADD COLUMN sources TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE memories ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE memories ADD COLUMN version_of TEXT;
+    CREATE INDEX memories_version_of ON memories(tenant_id, version_of) WHERE version_of IS NOT NULL;
+    ",
+    ),
+    // 7: conversations (their messages are memories) and import jobs.
+    Migration::Sql(
+        "
+    CREATE TABLE conversations (
+        tenant_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        user_id TEXT,
+        agent_id TEXT,
+        label TEXT,
+        folder TEXT,
+        importance INTEGER NOT NULL,
+        pinned INTEGER NOT NULL,
+        archived INTEGER NOT NULL,
+        metadata TEXT NOT NULL,
+        source TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX conversations_time ON conversations(tenant_id, created_at DESC, id DESC);
+    CREATE TABLE imports (
+        tenant_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        job TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, id)
     );
     ",
     ),

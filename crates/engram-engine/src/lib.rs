@@ -13,7 +13,6 @@ mod auth;
 pub mod budgets;
 pub mod conversations;
 mod facts;
-
 mod ingest;
 pub mod intelligence;
 pub mod jobs;

@@ -172,56 +172,7 @@ const MIGRATIONS: &[&str] = &[
         WITH CHECK (tenant_id = current_setting('engram.tenant', true)
                OR current_setting('engram.jobs', true) = 'claim');
     "#,
-    // 3 (facts): validity, sources and versions; rows written before read as
-    // always valid, uncited, version 1.
-    r#"
-    ALTER TABLE memories ADD COLUMN valid_from timestamptz;
-    ALTER TABLE memories ADD COLUMN valid_to timestamptz;
-    ALTER TABLE memories ADD COLUMN sources text[] NOT NULL DEFAULT '{}';
-    ALTER TABLE memories ADD COLUMN version integer NOT NULL DEFAULT 1;
-    ALTER TABLE memories ADD COLUMN version_of text COLLATE "C";
-    CREATE INDEX memories_version_of ON memories (tenant_id, version_of)
-        WHERE version_of IS NOT NULL;
-    "#,
-    // 4: conversations (their messages are memories) and import jobs, a
-    // row each, so every replica sees the same state and progress.
-    r#"
-    CREATE TABLE conversations (
-        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id),
-        id text COLLATE "C" NOT NULL,
-        title text NOT NULL,
-        user_id text,
-        agent_id text,
-        label text,
-        folder text COLLATE "C",
-        importance smallint NOT NULL,
-        pinned boolean NOT NULL,
-        archived boolean NOT NULL,
-        metadata json NOT NULL,
-        source text,
-        created_at timestamptz NOT NULL,
-        updated_at timestamptz NOT NULL,
-        PRIMARY KEY (tenant_id, id)
-    );
-    CREATE INDEX conversations_time ON conversations (tenant_id, created_at DESC, id DESC);
-    CREATE TABLE imports (
-        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id),
-        id text COLLATE "C" NOT NULL,
-        job jsonb NOT NULL,
-        PRIMARY KEY (tenant_id, id)
-    );
-    ALTER TABLE conversations ENABLE ROW LEVEL SECURITY;
-    ALTER TABLE conversations FORCE ROW LEVEL SECURITY;
-    CREATE POLICY tenant_isolation ON conversations
-        USING (tenant_id = current_setting('engram.tenant', true))
-        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
-    ALTER TABLE imports ENABLE ROW LEVEL SECURITY;
-    ALTER TABLE imports FORCE ROW LEVEL SECURITY;
-    CREATE POLICY tenant_isolation ON imports
-        USING (tenant_id = current_setting('engram.tenant', true))
-        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
-    "#,
-    // 5: usage metering and budgets (metering.rs), tenant data under
+    // 3: usage metering and budgets (metering.rs), tenant data under
     // row-level security. A budget's project is '' for the whole tenant.
     r#"
     CREATE TABLE usage (
@@ -257,6 +208,55 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE budgets ENABLE ROW LEVEL SECURITY;
     ALTER TABLE budgets FORCE ROW LEVEL SECURITY;
     CREATE POLICY tenant_isolation ON budgets
+        USING (tenant_id = current_setting('engram.tenant', true))
+        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
+    "#,
+    // 4 (facts): validity, sources and versions; rows written before read as
+    // always valid, uncited, version 1.
+    r#"
+    ALTER TABLE memories ADD COLUMN valid_from timestamptz;
+    ALTER TABLE memories ADD COLUMN valid_to timestamptz;
+    ALTER TABLE memories ADD COLUMN sources text[] NOT NULL DEFAULT '{}';
+    ALTER TABLE memories ADD COLUMN version integer NOT NULL DEFAULT 1;
+    ALTER TABLE memories ADD COLUMN version_of text COLLATE "C";
+    CREATE INDEX memories_version_of ON memories (tenant_id, version_of)
+        WHERE version_of IS NOT NULL;
+    "#,
+    // 5: conversations (their messages are memories) and import jobs, a
+    // row each, so every replica sees the same state and progress.
+    r#"
+    CREATE TABLE conversations (
+        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id),
+        id text COLLATE "C" NOT NULL,
+        title text NOT NULL,
+        user_id text,
+        agent_id text,
+        label text,
+        folder text COLLATE "C",
+        importance smallint NOT NULL,
+        pinned boolean NOT NULL,
+        archived boolean NOT NULL,
+        metadata json NOT NULL,
+        source text,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX conversations_time ON conversations (tenant_id, created_at DESC, id DESC);
+    CREATE TABLE imports (
+        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id),
+        id text COLLATE "C" NOT NULL,
+        job jsonb NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    ALTER TABLE conversations ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE conversations FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON conversations
+        USING (tenant_id = current_setting('engram.tenant', true))
+        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
+    ALTER TABLE imports ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE imports FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON imports
         USING (tenant_id = current_setting('engram.tenant', true))
         WITH CHECK (tenant_id = current_setting('engram.tenant', true));
     "#,

@@ -377,3 +377,34 @@ fn without_an_llm_inferring_writes_and_summaries_are_refused_and_nothing_else_ch
     );
     assert_eq!(m["kind"], json!("episodic"));
 }
+
+#[test]
+fn validity_and_versions_survive_a_kill_and_the_replay_that_follows() {
+    let mut s = Server::start(Opts::default());
+    let tenant = s.create_tenant("facts-kill");
+    let key = s.create_key(&tenant, &["read", "write"]);
+    let fact = s.add(
+        &key,
+        &json!({ "content": "Bob lives in Oslo.", "kind": "semantic",
+                 "valid_from": "2020-01-01T00:00:00Z" }),
+    );
+    let r = s.post(
+        &format!("/v1/memories/{}/versions", id(&fact)),
+        &key,
+        &json!({ "content": "Bob lives in Bergen.", "valid_from": "2022-01-01T00:00:00Z" }),
+    );
+    r.expect(201);
+    let history = s.get(&format!("/v1/memories/{}/history", id(&fact)), &key);
+    let before = history.expect(200).clone();
+    let earlier = id(&before["versions"][0]);
+    // No clean shutdown: the indexes come back from the log.
+    s.kill();
+    s.restart();
+    let after = s.get(&format!("/v1/memories/{}/history", id(&fact)), &key);
+    assert_eq!(after.expect(200), &before);
+    assert_eq!(valid(&s, &key, Value::Null), ids(&[&id(&fact)]));
+    assert_eq!(
+        valid(&s, &key, json!("2021-01-01T00:00:00Z")),
+        ids(&[&earlier])
+    );
+}

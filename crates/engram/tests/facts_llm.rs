@@ -10,20 +10,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Opts, Server};
+use common::{Opts, Server, llm_url};
 use serde_json::{Value, json};
-
-fn llm_url() -> String {
-    std::env::var("ENGRAM_TEST_LLM_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "ENGRAM_TEST_LLM_URL is not set: run \
-                 `export ENGRAM_TEST_LLM_URL=\"$(scripts/dev-llm | tail -n1)\"` (scripts/test does)"
-            )
-        })
-}
 
 /// Waits for job `id` to finish; returns it (done, or dead with its error).
 #[track_caller]

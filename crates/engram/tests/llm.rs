@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{ADMIN_KEY, Opts, Server, llm};
+use common::{ADMIN_KEY, Opts, Server, llm_url};
 use serde_json::{Value, json};
 
 fn usage_of<'a>(report: &'a Value, group: &str) -> Option<&'a Value> {
@@ -169,9 +169,9 @@ fn the_admin_sets_reads_and_deletes_budgets() {
 fn a_hard_token_budget_refuses_with_402_once_the_real_llm_spent_it() {
     let s = Server::start(
         Opts::default()
-            .env("ENGRAM_LLM_URL", &llm::url())
-            .env("ENGRAM_LLM_MODEL", llm::MODEL)
-            .env("ENGRAM_PRICES", &format!("{}=100/400", llm::MODEL))
+            .env("ENGRAM_LLM_URL", &llm_url())
+            .env("ENGRAM_LLM_MODEL", "qwen2.5-coder-1.5b-instruct")
+            .env("ENGRAM_PRICES", "qwen2.5-coder-1.5b-instruct=100/400")
             .env("ENGRAM_REQUEST_TIMEOUT_SECONDS", "120"),
     );
     let t = s.create_tenant("metered");

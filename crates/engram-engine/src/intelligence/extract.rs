@@ -29,6 +29,11 @@ const KNOWN: usize = 8;
 /// ~20 output tokens, ~2 s at 10 tokens/s.
 const MAX_FACTS: usize = 12;
 const MAX_TOKENS: u32 = 400;
+/// Messages one call reads. A whole LoCoMo session (18 turns) in one call
+/// gave no fact at all (~470 output tokens over it and the summary: the
+/// facts answer most likely reached its 400 and was cut off mid-JSON).
+/// Six messages rarely state more than ~12 facts, ~250 tokens.
+const MESSAGES_PER_CALL: usize = 6;
 
 /// What one extraction did, kept as its job's result.
 #[derive(Debug, Default, Serialize, PartialEq)]
@@ -41,6 +46,9 @@ pub struct Extraction {
     /// Proposals dropped: an action naming no known fact, an empty or
     /// oversized fact, more than [`MAX_FACTS`].
     pub ignored: usize,
+    /// Calls whose answer held no JSON object (cut off at the output
+    /// budget, or not JSON): their tokens were spent for nothing.
+    pub unparsed: usize,
     pub input_tokens: u64,
     pub output_tokens: u64,
     /// The LLM's answers as it gave them, one per scope: what the counts
@@ -202,9 +210,22 @@ impl Engine {
         let mut scopes: Vec<_> = scopes.into_iter().collect();
         scopes.sort_by(|a, b| a.0.cmp(&b.0));
         for (i, ((user, agent), messages)) in scopes.into_iter().enumerate() {
-            let key = format!("facts:{job_id}:{i}");
-            self.extract_scope(tenant, project, user, agent, &messages, &key, &mut report)
+            // A few messages a call, in order, so each call's answer fits
+            // its output budget and later messages are reconciled with the
+            // facts the earlier ones gave.
+            for (j, chunk) in messages.chunks(MESSAGES_PER_CALL).enumerate() {
+                let key = format!("facts:{job_id}:{i}:{j}");
+                self.extract_scope(
+                    tenant,
+                    project,
+                    user.clone(),
+                    agent.clone(),
+                    chunk,
+                    &key,
+                    &mut report,
+                )
                 .await?;
+            }
         }
         Ok(report)
     }
@@ -279,6 +300,7 @@ impl Engine {
         let reply = self.ask(tenant, project, &prompt).await?;
         report.input_tokens += reply.usage.input_tokens;
         report.output_tokens += reply.usage.output_tokens;
+        report.unparsed += usize::from(reply.json.is_none());
         let (proposals, ignored) = proposals(reply.json.as_ref(), known.len());
         report
             .answers

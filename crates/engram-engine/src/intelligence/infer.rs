@@ -19,7 +19,12 @@ use crate::Engine;
 impl Engine {
     /// Queues a summary (a session's, or a user's roll-up); one queued per
     /// session or period at a time.
-    pub async fn queue_summary(&self, tenant: &str, req: &SummaryRequest) -> Result<Job> {
+    pub async fn queue_summary(
+        &self,
+        tenant: &str,
+        project: Option<&str>,
+        req: &SummaryRequest,
+    ) -> Result<Job> {
         req.validate()?;
         self.require_llm()?;
         let key = match (&req.session_id, &req.period) {
@@ -35,18 +40,25 @@ impl Engine {
             }
             (None, None) => String::new(),
         };
-        self.enqueue(tenant, SUMMARY, json!({ "request": req }), Some(key), None)
+        let payload = json!({ "request": req, "project": project });
+        self.enqueue(tenant, SUMMARY, payload, Some(key), None)
             .await
     }
 
     /// Queues a reflection over the user's latest memories.
-    pub async fn queue_reflection(&self, tenant: &str, req: &ReflectionRequest) -> Result<Job> {
+    pub async fn queue_reflection(
+        &self,
+        tenant: &str,
+        project: Option<&str>,
+        req: &ReflectionRequest,
+    ) -> Result<Job> {
         validate_id(&req.user_id, "user_id")?;
         if let Some(a) = &req.agent_id {
             validate_id(a, "agent_id")?;
         }
         self.require_llm()?;
-        let payload = json!({ "user_id": req.user_id, "agent_id": req.agent_id });
+        let payload =
+            json!({ "user_id": req.user_id, "agent_id": req.agent_id, "project": project });
         let key = format!("{}:{}", req.user_id, req.agent_id.as_deref().unwrap_or(""));
         self.enqueue(tenant, REFLECTION, payload, Some(key), None)
             .await

@@ -13,6 +13,7 @@ use crate::AppState;
 use crate::auth::{Reader, Writer};
 use crate::extract::{Body, Path};
 use crate::problem::{ApiResult, Problem};
+use crate::project::Project;
 use crate::routes::jobs::JobView;
 
 /// Write a new version of a fact: it keeps its id and holds the new content
@@ -52,13 +53,18 @@ pub async fn history(
 /// `llm_not_configured` otherwise); `GET /v1/jobs/{id}` follows it.
 #[utoipa::path(post, path = "/v1/summaries", tag = "memories", request_body = SummaryRequest,
     security(("tenant_key" = ["write"])),
+    params(("X-Project-ID" = Option<String>, Header, description = "the project the LLM call is metered and budgeted under")),
     responses((status = 202, body = JobView), (status = 400, body = Problem), (status = 409, body = Problem)))]
 pub async fn summarize(
     Writer(p): Writer,
     State(s): State<AppState>,
+    Project(project): Project,
     Body(req): Body<SummaryRequest>,
 ) -> ApiResult<(StatusCode, Json<JobView>)> {
-    let job = s.engine.queue_summary(&p.tenant_id, &req).await?;
+    let job = s
+        .engine
+        .queue_summary(&p.tenant_id, project.as_deref(), &req)
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(job.into())))
 }
 
@@ -66,12 +72,17 @@ pub async fn summarize(
 /// memories, stored as kind `reflection` citing them. Needs an LLM.
 #[utoipa::path(post, path = "/v1/reflections", tag = "memories", request_body = ReflectionRequest,
     security(("tenant_key" = ["write"])),
+    params(("X-Project-ID" = Option<String>, Header, description = "the project the LLM call is metered and budgeted under")),
     responses((status = 202, body = JobView), (status = 400, body = Problem), (status = 409, body = Problem)))]
 pub async fn reflect(
     Writer(p): Writer,
     State(s): State<AppState>,
+    Project(project): Project,
     Body(req): Body<ReflectionRequest>,
 ) -> ApiResult<(StatusCode, Json<JobView>)> {
-    let job = s.engine.queue_reflection(&p.tenant_id, &req).await?;
+    let job = s
+        .engine
+        .queue_reflection(&p.tenant_id, project.as_deref(), &req)
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(job.into())))
 }

@@ -113,7 +113,8 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<&str>> {
 /// Add up to 1000 memories in one all-or-nothing write.
 #[utoipa::path(post, path = "/v1/memories/batch", tag = "memories", request_body = Batch,
     security(("tenant_key" = ["write"])),
-    responses((status = 201, body = BatchCreated), (status = 400, body = Problem), (status = 413, body = Problem)))]
+    responses((status = 201, body = BatchCreated), (status = 400, body = Problem), (status = 409, body = Problem),
+        (status = 413, body = Problem)))]
 pub async fn batch(
     Writer(p): Writer,
     State(s): State<AppState>,

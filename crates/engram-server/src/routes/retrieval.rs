@@ -89,6 +89,7 @@ pub async fn answer(
         query: req.query,
         token_budget: req.token_budget,
         filters: req.filters,
+        // What holds now: the answer is not built from replaced facts.
         ..Default::default()
     };
     let a = s

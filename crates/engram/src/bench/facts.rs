@@ -42,7 +42,7 @@ pub async fn run(c: &Config, file: &Path, limit: usize, json_out: bool) -> anyho
     let tag = super::run_tag();
     let (mut messages, mut sessions_done) = (0usize, 0usize);
     let (mut llm_time, mut tokens_in, mut tokens_out) = (Duration::ZERO, 0u64, 0u64);
-    let (mut facts, mut summaries) = (0usize, 0usize);
+    let (mut facts, mut summaries, mut unparsed) = (0usize, 0usize, 0usize);
     let (mut raw_sum, mut with_sum, mut questions) = (0.0f64, 0.0f64, 0usize);
     for s in &samples {
         if sessions_done >= limit {
@@ -101,8 +101,12 @@ pub async fn run(c: &Config, file: &Path, limit: usize, json_out: bool) -> anyho
             tokens_in += x.input_tokens + w.input_tokens;
             tokens_out += x.output_tokens + w.output_tokens;
             facts += x.added.len() + x.versioned.len();
+            unparsed += x.unparsed;
             summaries += w.ids.len();
             if !json_out {
+                for a in &x.answers {
+                    eprintln!("  answer: {a}");
+                }
                 eprintln!(
                     "{} {session}: {} messages, {} facts, {} summary, {:.1} s",
                     s.sample_id,
@@ -184,6 +188,7 @@ pub async fn run(c: &Config, file: &Path, limit: usize, json_out: bool) -> anyho
         "messages": messages,
         "facts": facts,
         "summaries": summaries,
+        "unparsed_answers": unparsed,
         "messages_per_s": round(messages as f64 / secs),
         "llm_seconds": round(secs),
         "input_tokens_per_message": per(tokens_in),

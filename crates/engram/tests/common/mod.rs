@@ -43,6 +43,20 @@ pub fn model_dir() -> PathBuf {
     dir
 }
 
+/// The local LLM the LLM tests call (`scripts/dev-llm`; scripts/test
+/// starts it and sets the variable).
+pub fn llm_url() -> String {
+    std::env::var("ENGRAM_TEST_LLM_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| {
+            panic!(
+                "ENGRAM_TEST_LLM_URL is not set: run \
+                 `export ENGRAM_TEST_LLM_URL=\"$(scripts/dev-llm | tail -n1)\"` (scripts/test does)"
+            )
+        })
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
