@@ -114,11 +114,14 @@ impl Engine {
             .collect()
     }
 
+    /// Adds one memory; `project` (`X-Project-ID`) is what the extraction
+    /// it queues with `"infer": true` is metered and budgeted under.
     pub async fn add(
         &self,
         tenant: &str,
         item: NewMemory,
         idempotency_key: Option<&str>,
+        project: Option<&str>,
     ) -> Result<Added> {
         let idem = match idempotency_key {
             Some(k) => {
@@ -145,7 +148,7 @@ impl Engine {
             InsertOutcome::Inserted => {
                 let memory = records.remove(0).memory;
                 let inferred: &[&Memory] = if infer { &[&memory] } else { &[] };
-                let jobs = self.queue_inference(tenant, inferred).await?;
+                let jobs = self.queue_inference(tenant, project, inferred).await?;
                 Ok(Added {
                     memory,
                     replayed: false,
@@ -202,7 +205,7 @@ impl Engine {
 
     /// Adds up to [`MAX_BATCH`] memories in one transaction.
     pub async fn add_batch(&self, tenant: &str, items: Vec<NewMemory>) -> Result<Vec<String>> {
-        Ok(self.add_batch_inferring(tenant, items).await?.0)
+        Ok(self.add_batch_inferring(tenant, items, None).await?.0)
     }
 
     /// [`Engine::add_batch`], also returning the jobs queued for the items
@@ -211,6 +214,7 @@ impl Engine {
         &self,
         tenant: &str,
         items: Vec<NewMemory>,
+        project: Option<&str>,
     ) -> Result<(Vec<String>, Vec<String>)> {
         if items.is_empty() || items.len() > MAX_BATCH {
             return Err(Error::invalid(
@@ -231,7 +235,7 @@ impl Engine {
             .filter(|(_, i)| *i)
             .map(|(r, _)| &r.memory)
             .collect();
-        let jobs = self.queue_inference(tenant, &inferred).await?;
+        let jobs = self.queue_inference(tenant, project, &inferred).await?;
         Ok((ids, jobs))
     }
 

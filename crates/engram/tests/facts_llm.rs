@@ -102,15 +102,39 @@ fn facts_are_extracted_reconciled_over_time_and_sessions_summarized() {
     assert_eq!(summary["sources"], json!([first]), "{summary}");
 
     // The move contradicts the Lisbon fact.
-    let r = s.post(
+    // Under a project: its extraction is metered there.
+    let r = s.raw(
+        "POST",
         "/v1/memories",
-        &key,
-        &json!({ "content": "Big news: I moved to Porto last week!",
+        &[
+            ("authorization", &format!("Bearer {key}")),
+            ("content-type", "application/json"),
+            ("x-project-id", "relocation"),
+        ],
+        json!({ "content": "Big news: I moved to Porto last week!",
                  "user_id": "alice", "role": "user", "session_id": "s2",
-                 "occurred_at": "2024-06-01T09:00:00Z", "infer": true }),
+                 "occurred_at": "2024-06-01T09:00:00Z", "infer": true })
+        .to_string(),
     );
     r.expect(201);
     let done = finished(&s, &key, &jobs_of(&r)[0]);
+    let usage = s
+        .get("/v1/usage?group_by=project", &key)
+        .expect(200)
+        .clone();
+    let relocation = usage["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["group"] == "relocation")
+        .unwrap_or_else(|| panic!("no usage under the write's project: {usage}"));
+    // At least the extraction's tokens (the session summary queued beside
+    // it may have spent under the same project by now).
+    assert!(
+        relocation["input_tokens"].as_u64() >= done["result"]["input_tokens"].as_u64()
+            && done["result"]["input_tokens"].as_u64() > Some(0),
+        "the extraction's tokens, under its write's project: {usage} ({done})"
+    );
     let now = facts(&s, &key, None);
     assert!(now.iter().any(|f| f.contains("Porto")), "{now:?} ({done})");
     assert!(

@@ -78,6 +78,7 @@ impl Engine {
     pub(crate) async fn queue_inference(
         &self,
         tenant: &str,
+        project: Option<&str>,
         inferred: &[&Memory],
     ) -> Result<Vec<String>> {
         if inferred.is_empty() {
@@ -85,9 +86,15 @@ impl Engine {
         }
         let ids: Vec<&str> = inferred.iter().map(|m| m.id.as_str()).collect();
         let mut jobs = vec![
-            self.enqueue(tenant, FACTS, json!({ "ids": ids }), None, None)
-                .await?
-                .id,
+            self.enqueue(
+                tenant,
+                FACTS,
+                json!({ "ids": ids, "project": project }),
+                None,
+                None,
+            )
+            .await?
+            .id,
         ];
         let sessions: BTreeSet<&str> = inferred
             .iter()
@@ -105,7 +112,7 @@ impl Engine {
                 .enqueue(
                     tenant,
                     SUMMARY,
-                    json!({ "request": req }),
+                    json!({ "request": req, "project": project }),
                     Some(format!("session:{session}")),
                     None,
                 )

@@ -180,7 +180,7 @@ impl Engine {
                     metadata,
                     ..Default::default()
                 };
-                self.add(tenant, new, None).await?.memory.id
+                self.add(tenant, new, None, None).await?.memory.id
             }
         };
         written.ids.push(id);

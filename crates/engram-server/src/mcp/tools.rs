@@ -331,7 +331,7 @@ async fn run(
     match name {
         "add_memory" => {
             let a: AddMemory = parse(args)?;
-            let m = engine.add(tenant, a.into(), None).await?.memory;
+            let m = engine.add(tenant, a.into(), None, None).await?.memory;
             Outcome::new(format!("Remembered as {}: {}", m.id, m.content), &m)
         }
         "search_memories" => {

@@ -15,6 +15,7 @@ use crate::AppState;
 use crate::auth::{Reader, Writer};
 use crate::extract::{Body, Path, QueryParams};
 use crate::problem::{ApiError, ApiResult, Problem};
+use crate::project::Project;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -73,7 +74,8 @@ pub struct Deleted {
 /// the `Engram-Jobs` header (comma-separated ids).
 #[utoipa::path(post, path = "/v1/memories", tag = "memories", request_body = NewMemory,
     security(("tenant_key" = ["write"])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe"),
+        ("X-Project-ID" = Option<String>, Header, description = "the project the extraction of `infer: true` items is metered and budgeted under")),
     responses((status = 201, body = Memory), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem),
         (status = 429, body = Problem)))]
@@ -81,10 +83,14 @@ pub async fn create(
     Writer(p): Writer,
     State(s): State<AppState>,
     headers: HeaderMap,
+    Project(project): Project,
     Body(item): Body<NewMemory>,
 ) -> ApiResult<Response> {
     let key = idempotency_key(&headers)?;
-    let added = s.engine.add(&p.tenant_id, item, key).await?;
+    let added = s
+        .engine
+        .add(&p.tenant_id, item, key, project.as_deref())
+        .await?;
     let mut resp = (StatusCode::CREATED, Json(added.memory)).into_response();
     if added.replayed {
         resp.headers_mut()
@@ -112,15 +118,19 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<&str>> {
 
 /// Add up to 1000 memories in one all-or-nothing write.
 #[utoipa::path(post, path = "/v1/memories/batch", tag = "memories", request_body = Batch,
-    security(("tenant_key" = ["write"])),
+    security(("tenant_key" = ["write"])), params(("X-Project-ID" = Option<String>, Header, description = "the project the extraction of `infer: true` items is metered and budgeted under")),
     responses((status = 201, body = BatchCreated), (status = 400, body = Problem), (status = 409, body = Problem),
         (status = 413, body = Problem)))]
 pub async fn batch(
     Writer(p): Writer,
     State(s): State<AppState>,
+    Project(project): Project,
     Body(b): Body<Batch>,
 ) -> ApiResult<(StatusCode, Json<BatchCreated>)> {
-    let (ids, jobs) = s.engine.add_batch_inferring(&p.tenant_id, b.items).await?;
+    let (ids, jobs) = s
+        .engine
+        .add_batch_inferring(&p.tenant_id, b.items, project.as_deref())
+        .await?;
     Ok((StatusCode::CREATED, Json(BatchCreated { ids, jobs })))
 }
 
