@@ -43,8 +43,24 @@ pub(crate) fn in_flight() -> Error {
     )
 }
 
+/// The idempotency record of a request sent with `key` (if any) and this
+/// body: what the store keeps to answer a retry with the first result.
+pub(crate) fn idempotency<T: serde::Serialize>(
+    key: Option<&str>,
+    body: &[T],
+) -> Result<Option<Idempotency>> {
+    key.map(|k| {
+        validate_idempotency_key(k)?;
+        Ok(Idempotency {
+            key: k.to_string(),
+            fingerprint: fingerprint(body)?,
+        })
+    })
+    .transpose()
+}
+
 /// An `Idempotency-Key` header's value is 1 to 255 characters.
-pub(crate) fn validate_idempotency_key(k: &str) -> Result<()> {
+fn validate_idempotency_key(k: &str) -> Result<()> {
     if k.is_empty() || k.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS {
         return Err(Error::invalid(
             "Idempotency-Key",
@@ -123,20 +139,12 @@ impl Engine {
         idempotency_key: Option<&str>,
         project: Option<&str>,
     ) -> Result<Added> {
-        let idem = match idempotency_key {
-            Some(k) => {
-                validate_idempotency_key(k)?;
-                let fp = fingerprint(std::slice::from_ref(&item))?;
-                if let Some(done) = self.replay(tenant, k, &fp).await? {
-                    return Ok(done);
-                }
-                Some(Idempotency {
-                    key: k.to_string(),
-                    fingerprint: fp,
-                })
-            }
-            None => None,
-        };
+        let idem = idempotency(idempotency_key, std::slice::from_ref(&item))?;
+        if let Some(i) = &idem
+            && let Some(done) = self.replay(tenant, &i.key, &i.fingerprint).await?
+        {
+            return Ok(done);
+        }
         self.check_infer(std::slice::from_ref(&item))?;
         let infer = item.infer;
         let mut records = self.prepare(tenant, vec![item], |_| String::new()).await?;

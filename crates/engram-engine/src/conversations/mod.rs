@@ -21,12 +21,11 @@ use engram_core::query::{
     validate_limit, validate_query,
 };
 use engram_core::{Code, Error, Filter, Result};
-use engram_store::Idempotency;
 use engram_store::conversations::{MessageWrite, MessagesAdded};
 
 use crate::Engine;
 use crate::auth::new_id;
-use crate::ingest::{fingerprint, in_flight, validate_idempotency_key};
+use crate::ingest::{idempotency, in_flight};
 
 /// The filters of `GET /v1/conversations`, as sent.
 #[derive(Debug, Clone, Default)]
@@ -153,20 +152,12 @@ impl Engine {
             ));
         }
         let mut c = self.get_conversation(tenant, id).await?;
-        let idem = match idempotency_key {
-            Some(k) => {
-                validate_idempotency_key(k)?;
-                let fp = fingerprint(&[(id, &items)])?;
-                if let Some(done) = self.replay_append(tenant, k, &fp).await? {
-                    return Ok(done);
-                }
-                Some(Idempotency {
-                    key: k.to_string(),
-                    fingerprint: fp,
-                })
-            }
-            None => None,
-        };
+        let idem = idempotency(idempotency_key, &[(id, &items)])?;
+        if let Some(i) = &idem
+            && let Some(done) = self.replay_append(tenant, &i.key, &i.fingerprint).await?
+        {
+            return Ok(done);
+        }
         let news = items
             .into_iter()
             .enumerate()
