@@ -1,0 +1,118 @@
+"""The two clients: :class:`EngramClient` (blocking) and
+:class:`AsyncEngramClient` (asyncio), with the same methods."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, AsyncIterator, Iterator, Optional
+
+import httpx
+
+from . import __version__
+from ._api import Api
+from ._transport import Request, RetryPolicy, send_async, send_sync
+from .models import Page
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+class _Base(Api):
+    def __init__(
+        self,
+        url: Optional[str],
+        api_key: Optional[str],
+        retry: Optional[RetryPolicy],
+    ) -> None:
+        self.url = (url or os.environ.get("ENGRAM_URL") or DEFAULT_URL).rstrip("/")
+        key = api_key or os.environ.get("ENGRAM_API_KEY")
+        self._headers = {"User-Agent": f"engram-client-python/{__version__}"}
+        if key:
+            self._headers["Authorization"] = f"Bearer {key}"
+        self.retry = retry or RetryPolicy()
+        self._init_resources()
+
+
+def _next(req: Request, cursor: str) -> Request:
+    return Request(req.method, req.path, params={**(req.params or {}), "cursor": cursor},
+                   parse=req.parse)  # fmt: skip
+
+
+class EngramClient(_Base):
+    """A blocking client.
+
+    ``url`` and ``api_key`` default to ``ENGRAM_URL`` and ``ENGRAM_API_KEY``;
+    the admin calls (``client.admin``) need the admin key instead of a
+    tenant key. Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        *,
+        timeout: float = 30.0,
+        retry: Optional[RetryPolicy] = None,
+        http: Optional[httpx.Client] = None,
+    ) -> None:
+        super().__init__(url, api_key, retry)
+        self._http = http or httpx.Client(base_url=self.url, timeout=timeout)
+        self._http.headers.update(self._headers)
+
+    def _send(self, req: Request) -> Any:
+        return send_sync(self._http, self.retry, req)
+
+    def _pages(self, req: Request) -> Iterator[Any]:
+        while True:
+            page: Page = self._send(req)
+            yield from page.items
+            if not page.next_cursor:
+                return
+            req = _next(req, page.next_cursor)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "EngramClient":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class AsyncEngramClient(_Base):
+    """The asyncio client: every method of :class:`EngramClient`, awaited;
+    the ``iter*`` methods are async iterators (``async for``)."""
+
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        *,
+        timeout: float = 30.0,
+        retry: Optional[RetryPolicy] = None,
+        http: Optional[httpx.AsyncClient] = None,
+    ) -> None:
+        super().__init__(url, api_key, retry)
+        self._http = http or httpx.AsyncClient(base_url=self.url, timeout=timeout)
+        self._http.headers.update(self._headers)
+
+    def _send(self, req: Request) -> Any:
+        return send_async(self._http, self.retry, req)
+
+    async def _pages(self, req: Request) -> AsyncIterator[Any]:
+        while True:
+            page: Page = await self._send(req)
+            for item in page.items:
+                yield item
+            if not page.next_cursor:
+                return
+            req = _next(req, page.next_cursor)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> "AsyncEngramClient":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
