@@ -43,9 +43,12 @@ def test_conversation_lifecycle(client):
 
 def test_an_export_imports_into_another_tenant_as_a_job(client, other):
     conv = client.conversations.create("Garden")
+    # Distinct times: an import orders messages by time, and messages
+    # appended in one batch share theirs.
     client.conversations.append_batch(conv.id, [
-        {"role": "user", "content": "When do I plant tulips?"},
-        {"role": "assistant", "content": "In autumn, before the frost."},
+        {"role": "user", "content": "When do I plant tulips?", "occurred_at": "2024-03-01T10:00:00Z"},
+        {"role": "assistant", "content": "In autumn, before the frost.",
+         "occurred_at": "2024-03-01T10:00:05Z"},
     ])  # fmt: skip
     line = json.dumps(client.conversations.export(conv.id)).encode()
 

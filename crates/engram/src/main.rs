@@ -2,6 +2,7 @@
 
 mod bench;
 mod bootstrap;
+mod cli;
 mod client;
 mod components;
 mod config;
@@ -80,8 +81,6 @@ enum Command {
         /// Give every imported conversation this label.
         #[arg(long)]
         label: Option<String>,
-        #[command(flatten)]
-        server: client::Server,
     },
     /// Write one conversation of a running server as JSON or Markdown.
     Export {
@@ -92,8 +91,35 @@ enum Command {
         /// Write here instead of to standard output.
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+    },
+    /// Add, read, list, search and delete the memories of a running server
+    /// (as the tenant of --api-key / ENGRAM_API_KEY).
+    Memories {
+        #[command(subcommand)]
+        what: cli::Memories,
         #[command(flatten)]
-        server: client::Server,
+        output: cli::Output,
+    },
+    /// Print the context block a prompt would get for a query.
+    Context {
+        #[command(flatten)]
+        args: cli::ContextArgs,
+        #[command(flatten)]
+        output: cli::Output,
+    },
+    /// List, create and delete tenants (with --admin-key / ENGRAM_ADMIN_KEY).
+    Tenants {
+        #[command(subcommand)]
+        what: cli::Tenants,
+        #[command(flatten)]
+        output: cli::Output,
+    },
+    /// List, create and revoke a tenant's keys (with --admin-key / ENGRAM_ADMIN_KEY).
+    Keys {
+        #[command(subcommand)]
+        what: cli::Keys,
+        #[command(flatten)]
+        output: cli::Output,
     },
 }
 
@@ -141,16 +167,22 @@ fn main() -> std::process::ExitCode {
                 file,
                 folder,
                 label,
-                server,
             } => {
-                return client::import(server, format, file, folder.as_deref(), label.as_deref());
+                let api = client::Api::tenant(&config)?;
+                return client::import(&api, format, file, folder.as_deref(), label.as_deref());
             }
             Command::Export {
                 conversation_id,
                 format,
                 out,
-                server,
-            } => return client::export(server, conversation_id, format, out.as_deref()),
+            } => {
+                let api = client::Api::tenant(&config)?;
+                return client::export(&api, conversation_id, format, out.as_deref());
+            }
+            Command::Memories { what, output } => return cli::memories(&config, what, *output),
+            Command::Context { args, output } => return cli::context(&config, args, *output),
+            Command::Tenants { what, output } => return cli::tenants(&config, what, *output),
+            Command::Keys { what, output } => return cli::keys(&config, what, *output),
             _ => {}
         }
         init_logging(&config);
@@ -177,9 +209,13 @@ fn main() -> std::process::ExitCode {
                         bench::scale::run(&config, memories, queries, json).await
                     }
                 },
-                Command::Healthcheck { .. } | Command::Import { .. } | Command::Export { .. } => {
-                    unreachable!("handled above")
-                }
+                Command::Healthcheck { .. }
+                | Command::Import { .. }
+                | Command::Export { .. }
+                | Command::Memories { .. }
+                | Command::Context { .. }
+                | Command::Tenants { .. }
+                | Command::Keys { .. } => unreachable!("handled above"),
             }
         });
         // A stdin read cannot be cancelled: waiting for it at exit (after a

@@ -45,9 +45,14 @@ pub struct Config {
     /// this must stay below the server's `max_connections`
     #[arg(long, env = "ENGRAM_DB_MAX_CONNECTIONS", default_value_t = 10, value_parser = at_least(1usize))]
     pub database_pool_size: usize,
-    /// The tenant key `engram mcp` acts as
+    /// The tenant key `engram mcp` and the client commands (`engram
+    /// memories`, `context`, `import`, `export`) act as
     #[arg(long, env = "ENGRAM_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+    /// The server the client commands talk to (`engram memories`,
+    /// `context`, `tenants`, `keys`, `import`, `export`)
+    #[arg(long, env = "ENGRAM_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
     /// Admin key (at least 32 characters); without it admin routes answer
     /// 401 and the server refuses to listen on a non-loopback address
     #[arg(long, env = "ENGRAM_ADMIN_KEY", hide_env_values = true, value_parser = admin_key)]

@@ -12,6 +12,7 @@
 
 pub mod llm;
 pub mod pg;
+pub mod sdk;
 
 use std::io::Read;
 use std::net::TcpListener;
