@@ -16,7 +16,6 @@ use crate::config::Config;
 
 /// How often `engram import` asks for progress.
 const POLL: Duration = Duration::from_millis(250);
-const BAR_WIDTH: usize = 30;
 
 /// A server (`--url` / `ENGRAM_URL`) and the key to call it with.
 pub struct Api {
@@ -172,24 +171,11 @@ fn draw(out: &mut impl Write, job: &Value) -> std::io::Result<()> {
     write!(
         out,
         "\r{} conversations · {} messages · {} skipped",
-        bar(done, total),
+        crate::progress::bar(done, total),
         job["messages"],
         job["skipped"]
     )?;
     out.flush()
-}
-
-/// `[=====>     ] 3/10`: `done` of `total` as a bar.
-pub fn bar(done: u64, total: u64) -> String {
-    let filled = ((done.min(total.max(1)) as usize) * BAR_WIDTH) / total.max(1) as usize;
-    let bar: String = (0..BAR_WIDTH)
-        .map(|i| match i.cmp(&filled) {
-            std::cmp::Ordering::Less => '=',
-            std::cmp::Ordering::Equal => '>',
-            std::cmp::Ordering::Greater => ' ',
-        })
-        .collect();
-    format!("[{bar}] {done}/{total}")
 }
 
 /// Writes one conversation as JSON or Markdown to `out` (stdout without).

@@ -10,6 +10,7 @@ mod datadir;
 mod maintain;
 mod maintenance;
 mod mcp;
+mod progress;
 mod serve;
 
 use clap::{Parser, Subcommand};

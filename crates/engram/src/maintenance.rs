@@ -11,6 +11,7 @@ use flate2::write::GzEncoder;
 
 use crate::components::open_store;
 use crate::config::Config;
+use crate::progress::{Progress, Reading, Unit, Writing};
 
 pub async fn migrate(c: &Config) -> anyhow::Result<()> {
     // Opening a store applies its pending migrations.
@@ -28,10 +29,20 @@ pub async fn backup(c: &Config, out: &Path) -> anyhow::Result<()> {
     let tmp = out.with_extension("partial");
     let file =
         std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let mut gz = GzEncoder::new(BufWriter::new(file), Compression::default());
+    let mut progress = Progress::new("backing up", Unit::Bytes, None);
+    let counted = Writing {
+        inner: BufWriter::new(file),
+        progress: &mut progress,
+    };
+    let mut gz = GzEncoder::new(counted, Compression::default());
     let counts = engram_store::backup::export(store.as_ref(), &model, dim, &mut gz).await?;
-    let file = gz.finish()?.into_inner().map_err(|e| e.into_error())?;
+    let file = gz
+        .finish()?
+        .inner
+        .into_inner()
+        .map_err(|e| e.into_error())?;
     file.sync_all()?;
+    progress.finish();
     std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))?;
     tracing::info!(
         path = %out.display(),
@@ -48,8 +59,14 @@ pub async fn backup(c: &Config, out: &Path) -> anyhow::Result<()> {
 pub async fn restore(c: &Config, from: &Path) -> anyhow::Result<()> {
     let store = open_store(c).await?;
     let file = std::fs::File::open(from).with_context(|| format!("opening {}", from.display()))?;
-    let mut input = BufReader::new(GzDecoder::new(file));
+    let mut progress = Progress::new("restoring", Unit::Bytes, Some(file.metadata()?.len()));
+    let counted = Reading {
+        inner: file,
+        progress: &mut progress,
+    };
+    let mut input = BufReader::new(GzDecoder::new(counted));
     let counts = engram_store::backup::restore(store.as_ref(), &mut input).await?;
+    progress.finish();
     store.flush().await?;
     tracing::info!(
         tenants = counts.tenants,

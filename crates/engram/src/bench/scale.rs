@@ -19,6 +19,7 @@ use serde_json::json;
 
 use crate::bench::stats::Percentiles;
 use crate::config::Config;
+use crate::progress::{Progress, Unit};
 
 const USERS: usize = 1000;
 const CLUSTERS: usize = 256;
@@ -155,24 +156,20 @@ pub async fn run(
 
     let mut ingest_time = Duration::ZERO;
     let mut ids_by_index: Vec<String> = Vec::with_capacity(memories);
+    let mut progress =
+        Progress::new("ingesting", Unit::Items("memories"), Some(memories as u64)).hidden(json_out);
     for start in (0..memories).step_by(BATCH) {
         let batch: Vec<NewMemory> = (start..(start + BATCH).min(memories))
             .map(|i| corpus.memory(i))
             .collect();
         let t = Instant::now();
+        let n = batch.len() as u64;
         ids_by_index.extend(engine.add_batch(&tenant.id, batch).await?);
         ingest_time += t.elapsed();
-        if !json_out && (start / BATCH).is_multiple_of(10) {
-            eprint!(
-                "\ringested {}/{memories}",
-                start + BATCH.min(memories - start)
-            );
-        }
+        progress.advance(n);
     }
+    progress.finish();
     let ingest_per_s = memories as f64 / ingest_time.as_secs_f64().max(1e-9);
-    if !json_out {
-        eprintln!();
-    }
 
     let search = |q: usize, with_vector: bool| {
         let (text, vector, user) = corpus.query(q);
