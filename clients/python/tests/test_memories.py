@@ -36,6 +36,14 @@ def test_idempotency_key_replays_the_first_write(client):
     assert [x.id for x in client.memories.iter(user_id="bo")] == [a.id]
 
 
+def test_a_retried_batch_writes_once(client):
+    items = [{"content": "Lia ordered the blue sofa."}, {"content": "Delivery is on Friday."}]
+    first = client.memories.add_batch(items, idempotency_key="batch-1")
+    again = client.memories.add_batch(items, idempotency_key="batch-1")
+    assert again.ids == first.ids
+    assert len(list(client.memories.iter())) == 2
+
+
 def test_batch_and_pagination_walk_every_page(client):
     base = datetime(2024, 1, 1, tzinfo=timezone.utc)
     items = [NewMemory(content=f"note {i}", user_id="cy", occurred_at=base + timedelta(minutes=i))

@@ -65,9 +65,9 @@ export class Memories extends Resource {
     return this.send({ method: "POST", path: "/v1/memories", body: memory, headers: idempotent(opts) });
   }
 
-  /** Up to 1000 memories, all or none. */
-  addBatch(items: M.NewMemory[], opts?: Pick<WriteOptions, "project">): Promise<M.BatchResult> {
-    return this.send({ method: "POST", path: "/v1/memories/batch", body: { items }, headers: project(opts?.project) });
+  /** Up to 1000 memories, all or none; a retry with the same idempotency key answers the first write's ids. */
+  addBatch(items: M.NewMemory[], opts?: WriteOptions): Promise<M.BatchResult> {
+    return this.send({ method: "POST", path: "/v1/memories/batch", body: { items }, headers: idempotent(opts) });
   }
 
   get(id: string): Promise<M.Memory> {

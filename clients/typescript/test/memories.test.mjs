@@ -29,6 +29,11 @@ test("an idempotency key replays the first write", async (t) => {
   const a = await client.memories.add({ content: "Bo likes tea.", user_id: "bo" }, { idempotencyKey: "k-1" });
   const b = await client.memories.add({ content: "Bo likes tea.", user_id: "bo" }, { idempotencyKey: "k-1" });
   assert.equal(a.id, b.id);
+  const items = [{ content: "Lia ordered the blue sofa." }, { content: "Delivery is on Friday." }];
+  const first = await client.memories.addBatch(items, { idempotencyKey: "batch-1" });
+  const again = await client.memories.addBatch(items, { idempotencyKey: "batch-1" });
+  assert.deepEqual(again.ids, first.ids);
+  assert.equal((await client.memories.list()).items.length, 3);
 });
 
 test("batches and pagination walk every page", async (t) => {

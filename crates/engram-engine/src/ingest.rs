@@ -24,6 +24,15 @@ pub struct Added {
     pub jobs: Vec<String>,
 }
 
+/// The outcome of a batch: the ids in order, the jobs queued, and whether
+/// an earlier request with the same idempotency key wrote them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchAdded {
+    pub ids: Vec<String>,
+    pub jobs: Vec<String>,
+    pub replayed: bool,
+}
+
 pub(crate) fn fingerprint<T: serde::Serialize>(items: &[T]) -> Result<String> {
     // serde_json writes struct fields in declaration order and map keys
     // sorted, so equal requests hash equally.
@@ -213,22 +222,38 @@ impl Engine {
 
     /// Adds up to [`MAX_BATCH`] memories in one transaction.
     pub async fn add_batch(&self, tenant: &str, items: Vec<NewMemory>) -> Result<Vec<String>> {
-        Ok(self.add_batch_inferring(tenant, items, None).await?.0)
+        Ok(self
+            .add_batch_inferring(tenant, items, None, None)
+            .await?
+            .ids)
     }
 
-    /// [`Engine::add_batch`], also returning the jobs queued for the items
-    /// with `"infer": true`.
+    /// [`Engine::add_batch`] as the API serves it: with an idempotency key
+    /// (a retry of the same batch answers the first write's ids and writes
+    /// nothing), and returning the jobs queued for the items with
+    /// `"infer": true`.
     pub async fn add_batch_inferring(
         &self,
         tenant: &str,
         items: Vec<NewMemory>,
+        idempotency_key: Option<&str>,
         project: Option<&str>,
-    ) -> Result<(Vec<String>, Vec<String>)> {
+    ) -> Result<BatchAdded> {
         if items.is_empty() || items.len() > MAX_BATCH {
             return Err(Error::invalid(
                 "items",
                 format!("must hold 1 to {MAX_BATCH} memories"),
             ));
+        }
+        let idem = idempotency(idempotency_key, &items)?;
+        if let Some(i) = &idem
+            && let Some(ids) = self.earlier_ids(tenant, &i.key, &i.fingerprint).await?
+        {
+            return Ok(BatchAdded {
+                ids,
+                jobs: Vec::new(),
+                replayed: true,
+            });
         }
         self.check_infer(&items)?;
         let infer: Vec<bool> = items.iter().map(|m| m.infer).collect();
@@ -236,7 +261,24 @@ impl Engine {
             .prepare(tenant, items, |i| format!("items[{i}]."))
             .await?;
         let ids = records.iter().map(|r| r.memory.id.clone()).collect();
-        self.store.insert(tenant, records.clone(), None).await?;
+        if self
+            .store
+            .insert(tenant, records.clone(), idem.clone())
+            .await?
+            == InsertOutcome::KeyTaken
+        {
+            // A concurrent request with the same key won the race.
+            let idem = idem.ok_or_else(|| Error::internal("key taken without a key"))?;
+            let ids = self
+                .earlier_ids(tenant, &idem.key, &idem.fingerprint)
+                .await?
+                .ok_or_else(in_flight)?;
+            return Ok(BatchAdded {
+                ids,
+                jobs: Vec::new(),
+                replayed: true,
+            });
+        }
         let inferred: Vec<&Memory> = records
             .iter()
             .zip(infer)
@@ -244,7 +286,11 @@ impl Engine {
             .map(|(r, _)| &r.memory)
             .collect();
         let jobs = self.queue_inference(tenant, project, &inferred).await?;
-        Ok((ids, jobs))
+        Ok(BatchAdded {
+            ids,
+            jobs,
+            replayed: false,
+        })
     }
 
     pub async fn get(&self, tenant: &str, id: &str) -> Result<Memory> {

@@ -100,15 +100,23 @@ class Memories(_Resource):
         )
 
     def add_batch(
-        self, items: Sequence[Union[m.NewMemory, Json]], *, project: Optional[str] = None
+        self,
+        items: Sequence[Union[m.NewMemory, Json]],
+        *,
+        idempotency_key: Optional[str] = None,
+        project: Optional[str] = None,
     ) -> m.BatchResult:
-        """Adds up to 1000 memories, all or none."""
+        """Adds up to 1000 memories, all or none. The idempotency key works
+        as in :meth:`add`: a retry of the same batch answers the first
+        write's ids."""
+        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        headers.update(_project(project))
         return self._c._send(
             Request(
                 "POST",
                 "/v1/memories/batch",
                 json={"items": [encode(i) for i in items]},
-                headers=_project(project),
+                headers=headers,
                 parse=_of(m.BatchResult),
             )
         )

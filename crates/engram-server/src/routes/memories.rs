@@ -116,22 +116,37 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<&str>> {
         .transpose()
 }
 
-/// Add up to 1000 memories in one all-or-nothing write.
+/// Add up to 1000 memories in one all-or-nothing write. With
+/// `Idempotency-Key`, a retry of the same batch answers the first write's
+/// ids (header `Idempotent-Replayed: true`) and writes nothing.
 #[utoipa::path(post, path = "/v1/memories/batch", tag = "memories", request_body = Batch,
-    security(("tenant_key" = ["write"])), params(("X-Project-ID" = Option<String>, Header, description = "the project the extraction of `infer: true` items is metered and budgeted under")),
+    security(("tenant_key" = ["write"])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe"),
+        ("X-Project-ID" = Option<String>, Header, description = "the project the extraction of `infer: true` items is metered and budgeted under")),
     responses((status = 201, body = BatchCreated), (status = 400, body = Problem), (status = 409, body = Problem),
         (status = 413, body = Problem)))]
 pub async fn batch(
     Writer(p): Writer,
     State(s): State<AppState>,
+    headers: HeaderMap,
     Project(project): Project,
     Body(b): Body<Batch>,
-) -> ApiResult<(StatusCode, Json<BatchCreated>)> {
-    let (ids, jobs) = s
+) -> ApiResult<Response> {
+    let key = idempotency_key(&headers)?;
+    let added = s
         .engine
-        .add_batch_inferring(&p.tenant_id, b.items, project.as_deref())
+        .add_batch_inferring(&p.tenant_id, b.items, key, project.as_deref())
         .await?;
-    Ok((StatusCode::CREATED, Json(BatchCreated { ids, jobs })))
+    let body = BatchCreated {
+        ids: added.ids,
+        jobs: added.jobs,
+    };
+    let mut resp = (StatusCode::CREATED, Json(body)).into_response();
+    if added.replayed {
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
 }
 
 /// Read one memory.
