@@ -5,10 +5,12 @@ client alike."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 import httpx
 
@@ -101,35 +103,41 @@ def result(resp: httpx.Response, req: Request) -> Any:
     return req.parse(resp.json())
 
 
+@contextmanager
+def _reaching(req: Request) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TransportError as e:
+        raise TransportError(f"{req.method} {req.path}: {e}") from e
+
+
+def _settle(policy: RetryPolicy, attempt: int, req: Request, resp: httpx.Response) -> Tuple[bool, Any]:
+    """``(True, value)`` when the call is done, ``(False, seconds)`` to wait
+    before trying again; raises the error of an answer not to retry."""
+    try:
+        return True, result(resp, req)
+    except ApiError as e:
+        wait = policy.delay(attempt, e)
+        if wait is None:
+            raise
+        return False, wait
+
+
 def send_sync(client: httpx.Client, policy: RetryPolicy, req: Request) -> Any:
-    attempt = 0
-    while True:
-        try:
+    for attempt in itertools.count():
+        with _reaching(req):
             resp = client.send(build(client, req))
-        except httpx.TransportError as e:
-            raise TransportError(f"{req.method} {req.path}: {e}") from e
-        try:
-            return result(resp, req)
-        except ApiError as e:
-            wait = policy.delay(attempt, e)
-            if wait is None:
-                raise
-        time.sleep(wait)
-        attempt += 1
+        done, value = _settle(policy, attempt, req, resp)
+        if done:
+            return value
+        time.sleep(value)
 
 
 async def send_async(client: httpx.AsyncClient, policy: RetryPolicy, req: Request) -> Any:
-    attempt = 0
-    while True:
-        try:
+    for attempt in itertools.count():
+        with _reaching(req):
             resp = await client.send(build(client, req))
-        except httpx.TransportError as e:
-            raise TransportError(f"{req.method} {req.path}: {e}") from e
-        try:
-            return result(resp, req)
-        except ApiError as e:
-            wait = policy.delay(attempt, e)
-            if wait is None:
-                raise
-        await asyncio.sleep(wait)
-        attempt += 1
+        done, value = _settle(policy, attempt, req, resp)
+        if done:
+            return value
+        await asyncio.sleep(value)

@@ -17,18 +17,25 @@ DEFAULT_URL = "http://127.0.0.1:8080"
 
 
 class _Base(Api):
+    _http_class: Any
+
     def __init__(
         self,
-        url: Optional[str],
-        api_key: Optional[str],
-        retry: Optional[RetryPolicy],
+        url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        *,
+        timeout: float = 30.0,
+        retry: Optional[RetryPolicy] = None,
+        http: Any = None,
     ) -> None:
         self.url = (url or os.environ.get("ENGRAM_URL") or DEFAULT_URL).rstrip("/")
-        key = api_key or os.environ.get("ENGRAM_API_KEY")
-        self._headers = {"User-Agent": f"engram-client-python/{__version__}"}
-        if key:
-            self._headers["Authorization"] = f"Bearer {key}"
         self.retry = retry or RetryPolicy()
+        self._http = http or self._http_class(timeout=timeout)
+        self._http.base_url = self.url
+        self._http.headers["User-Agent"] = f"engram-client-python/{__version__}"
+        key = api_key or os.environ.get("ENGRAM_API_KEY")
+        if key:
+            self._http.headers["Authorization"] = f"Bearer {key}"
         self._init_resources()
 
 
@@ -38,25 +45,17 @@ def _next(req: Request, cursor: str) -> Request:
 
 
 class EngramClient(_Base):
-    """A blocking client.
+    """A blocking client: ``EngramClient(url, api_key, *, timeout=30.0,
+    retry=RetryPolicy(), http=None)``.
 
     ``url`` and ``api_key`` default to ``ENGRAM_URL`` and ``ENGRAM_API_KEY``;
     the admin calls (``client.admin``) need the admin key instead of a
-    tenant key. Use it as a context manager, or call :meth:`close`.
+    tenant key. ``http`` is your own ``httpx.Client`` (proxies, TLS). Use it
+    as a context manager, or call :meth:`close`.
     """
 
-    def __init__(
-        self,
-        url: Optional[str] = None,
-        api_key: Optional[str] = None,
-        *,
-        timeout: float = 30.0,
-        retry: Optional[RetryPolicy] = None,
-        http: Optional[httpx.Client] = None,
-    ) -> None:
-        super().__init__(url, api_key, retry)
-        self._http = http or httpx.Client(base_url=self.url, timeout=timeout)
-        self._http.headers.update(self._headers)
+    _http_class = httpx.Client
+    _http: httpx.Client
 
     def _send(self, req: Request) -> Any:
         return send_sync(self._http, self.retry, req)
@@ -83,18 +82,8 @@ class AsyncEngramClient(_Base):
     """The asyncio client: every method of :class:`EngramClient`, awaited;
     the ``iter*`` methods are async iterators (``async for``)."""
 
-    def __init__(
-        self,
-        url: Optional[str] = None,
-        api_key: Optional[str] = None,
-        *,
-        timeout: float = 30.0,
-        retry: Optional[RetryPolicy] = None,
-        http: Optional[httpx.AsyncClient] = None,
-    ) -> None:
-        super().__init__(url, api_key, retry)
-        self._http = http or httpx.AsyncClient(base_url=self.url, timeout=timeout)
-        self._http.headers.update(self._headers)
+    _http_class = httpx.AsyncClient
+    _http: httpx.AsyncClient
 
     def _send(self, req: Request) -> Any:
         return send_async(self._http, self.retry, req)
