@@ -122,14 +122,18 @@ fn serve(name: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
 
 /// The console's page; sign in with a tenant or the admin key.
 #[utoipa::path(get, path = "/ui", tag = "console",
-    responses((status = 200, content_type = "text/html"), (status = 304)))]
+    responses((status = 200, description = "the page", content_type = "text/html"),
+        (status = 304, description = "the copy named by If-None-Match is current")))]
 pub async fn index(headers: HeaderMap) -> Result<Response, ApiError> {
     serve("index.html", &headers)
 }
 
 /// A script, style sheet or image of the console.
 #[utoipa::path(get, path = "/ui/{file}", tag = "console", params(("file" = String, Path)),
-    responses((status = 200, content_type = "text/javascript"), (status = 304),
+    responses((status = 200, description = "the file",
+            content((String = "text/javascript"), (String = "text/css"), (String = "text/html"),
+                (String = "image/svg+xml"))),
+        (status = 304, description = "the copy named by If-None-Match is current"),
         (status = 404, body = Problem)))]
 pub async fn file(Path(name): Path<String>, headers: HeaderMap) -> Result<Response, ApiError> {
     serve(&name, &headers)
