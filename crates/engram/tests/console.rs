@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use common::{ADMIN_KEY, Opts, Server};
@@ -18,17 +18,15 @@ const BAKER: &str = "Alice works as a baker at the Acme bakery on Main Street.";
 /// playwright-core, installed by `scripts/console-browser` (scripts/test
 /// runs it).
 fn node_modules() -> PathBuf {
-    let default = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../.cache/console-node/node_modules"
-    ));
-    let dir = std::env::var_os("ENGRAM_TEST_CONSOLE_MODULES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| default.to_path_buf());
+    let dir = common::installed(
+        "ENGRAM_TEST_CONSOLE_MODULES",
+        ".cache/console-node/node_modules",
+        "run scripts/console-browser, which installs chromium and the pinned playwright-core \
+         (scripts/test does)",
+    );
     assert!(
         dir.join("playwright-core").exists(),
-        "no playwright-core in {} (ENGRAM_TEST_CONSOLE_MODULES): run scripts/console-browser, \
-         which installs chromium and the pinned playwright-core (scripts/test does)",
+        "no playwright-core in {}: run scripts/console-browser",
         dir.display()
     );
     dir
@@ -320,27 +318,17 @@ fn search_explains_scores_on_request_within_the_tenant() {
     let weather = explain_of(results, "The weather in Lisbon was sunny all week.");
     assert!(weather["lexical"].is_null(), "{weather}");
 
-    // Each mode explains with the signals it used.
-    let kw = s.post(
-        "/v1/search",
-        &ka,
-        &json!({ "query": "baker", "mode": "keyword", "explain": true }),
-    );
-    let e = explain_of(&kw.expect(200)["results"], BAKER);
-    assert!(
-        e["vector"].is_null() && e["lexical"].as_f64().unwrap() > 0.0,
-        "{e}"
-    );
-    let vec = s.post(
-        "/v1/search",
-        &ka,
-        &json!({ "query": "bakery job", "mode": "vector", "explain": true }),
-    );
-    let e = explain_of(&vec.expect(200)["results"], BAKER);
-    assert!(
-        e["lexical"].is_null() && e["vector"].as_f64().unwrap() > 0.0,
-        "{e}"
-    );
+    // Each mode explains with the signal it used, and only that one.
+    for (mode, query, used, unused) in [
+        ("keyword", "baker", "lexical", "vector"),
+        ("vector", "bakery job", "vector", "lexical"),
+    ] {
+        let body = json!({ "query": query, "mode": mode, "explain": true });
+        let r = s.post("/v1/search", &ka, &body);
+        let e = explain_of(&r.expect(200)["results"], BAKER);
+        assert!(e[unused].is_null(), "{mode}: {e}");
+        assert!(e[used].as_f64().unwrap() > 0.0, "{mode}: {e}");
+    }
 
     // Not asked, not sent: responses stay as they were.
     let plain = s.post("/v1/search", &ka, &json!({ "query": "baker" }));
