@@ -61,9 +61,8 @@ function ms(seconds) {
 
 /** Horizontal bars of p50 and p95 per route, on a log scale (latencies
  * span 0.5 ms to seconds). */
-function routeChart(rows) {
+function routeChart(rows, width) {
   const top = rows.slice(0, 10);
-  const width = 640;
   const barH = 14;
   const rowH = 40;
   const left = 0;
@@ -72,6 +71,8 @@ function routeChart(rows) {
   const x = (sec) => ((Math.log10(Math.min(Math.max(sec, 0.0005), 10)) - min) / (max - min)) * (width - left);
   const svg = s('svg', {
     viewBox: `0 0 ${width} ${top.length * rowH + 24}`,
+    width,
+    height: top.length * rowH + 24,
     role: 'img',
     'aria-labelledby': 'latency-title',
     class: 'chart',
@@ -84,7 +85,7 @@ function routeChart(rows) {
       s('text', { x: 0, y: y + 11, class: 'chart-label' }, `${r.route} (${r.count})`),
       s('rect', { x: left, y: y + 15, width: Math.max(2, x(r.p95)), height: barH, class: 'bar-p95' }),
       s('rect', { x: left, y: y + 15, width: Math.max(2, x(r.p50)), height: barH, class: 'bar-p50' }),
-      s('text', { x: Math.min(x(r.p95) + 4, width - 150), y: y + 26, class: 'chart-value' }, `p50 ≤ ${ms(r.p50)} · p95 ≤ ${ms(r.p95)}`),
+      s('text', { x: Math.min(x(r.p95) + 4, width - 160), y: y + 26, class: 'chart-value' }, `p50 ≤ ${ms(r.p50)} · p95 ≤ ${ms(r.p95)}`),
     );
   });
   const axisY = top.length * rowH + 14;
@@ -95,10 +96,9 @@ function routeChart(rows) {
 }
 
 /** Mean request latency per sampling interval, oldest to newest. */
-function lineChart(points) {
-  const width = 640;
+function lineChart(points, width) {
   const height = 120;
-  const svg = s('svg', { viewBox: `0 0 ${width} ${height + 20}`, role: 'img', 'aria-labelledby': 'live-title', class: 'chart' });
+  const svg = s('svg', { viewBox: `0 0 ${width} ${height + 20}`, width, height: height + 20, role: 'img', 'aria-labelledby': 'live-title', class: 'chart' });
   svg.append(s('title', { id: 'live-title' }, `Mean request latency every ${SAMPLE_MS / 1000} s while this page is open`));
   const peak = Math.max(0.001, ...points.map((p) => p.mean));
   svg.append(s('line', { x1: 0, y1: height, x2: width, y2: height, class: 'chart-grid' }));
@@ -137,6 +137,9 @@ export async function render(main, ctx) {
   const stored = metrics.find((m) => m.name === 'engram_memories_stored');
   const live = h('div', { id: 'live-chart' });
   const routes = latencyByRoute(metrics);
+  // Drawn at the width they are shown at, so their text stays legible on
+  // a phone instead of being scaled down.
+  const width = Math.round(Math.min(640, Math.max(300, main.clientWidth - 8)));
   fill(
     main,
     h('h1', {}, 'Health'),
@@ -164,7 +167,7 @@ export async function render(main, ctx) {
       h('span', {}, h('span', { class: 'swatch p95' }), 'p95'),
       h('span', {}, 'upper bounds of the histogram buckets; log scale; requests in brackets'),
     ),
-    routes.length ? routeChart(routes) : h('p', { class: 'empty' }, 'No requests recorded yet.'),
+    routes.length ? routeChart(routes, width) : h('p', { class: 'empty' }, 'No requests recorded yet.'),
     h('h2', {}, 'Live latency'),
     live,
     h('p', { class: 'hint' }, 'From GET /metrics (engram_http_request_duration_seconds), excluding the console\'s own files.'),
@@ -172,7 +175,7 @@ export async function render(main, ctx) {
   // Sampled while the page is open; the router stops it on leaving.
   const points = [];
   let prev = totals(metrics);
-  fill(live, lineChart(points));
+  fill(live, lineChart(points, width));
   const timer = setInterval(async () => {
     try {
       const now = totals(parseMetrics(await get('/metrics')));
@@ -180,7 +183,7 @@ export async function render(main, ctx) {
       points.push({ mean: n > 0 ? (now.sum - prev.sum) / n : 0 });
       if (points.length > SAMPLES) points.shift();
       prev = now;
-      fill(live, lineChart(points));
+      fill(live, lineChart(points, width));
     } catch {
       // A missed sample leaves a gap; the next one resumes.
     }
