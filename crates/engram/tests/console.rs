@@ -52,6 +52,56 @@ fn screenshots() -> PathBuf {
     ))
 }
 
+/// Runs `scenario` of the browser test against `s`; fails with the
+/// browser's report and the server log.
+fn browse(s: &Server, scenario: &str, env: &[(&str, &str)]) {
+    let spec = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/console/console.spec.mjs"
+    );
+    let mut cmd = Command::new("node");
+    cmd.arg(spec)
+        .env("ENGRAM_CONSOLE_SCENARIO", scenario)
+        .env("ENGRAM_CONSOLE_URL", &s.base)
+        .env("ENGRAM_CONSOLE_MEMORY", BAKER)
+        .env("ENGRAM_CONSOLE_SHOTS", screenshots())
+        .env("ENGRAM_TEST_CHROMIUM", chromium())
+        .env("ENGRAM_TEST_CONSOLE_MODULES", node_modules());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
+        .output()
+        .expect("running node (Node.js 20 or later is needed: apt-get install nodejs)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the browser test ({scenario}) failed:\n{stderr}\n{stdout}\nserver log:\n{}",
+        s.log_text()
+    );
+    assert!(stdout.contains("\"ok\":true"), "{stdout}");
+}
+
+/// The acceptance of issue 19, as a new user: a first run (no admin key),
+/// the README's curl line, then the console with the key the server printed.
+#[test]
+fn a_first_run_key_shows_the_readme_memories_with_scores() {
+    let s = Server::start(Opts::no_admin());
+    let log = s.log_text();
+    let key = log
+        .split_whitespace()
+        .find(|w| w.starts_with("egk_"))
+        .unwrap_or_else(|| panic!("no key printed:\n{log}"))
+        .to_string();
+    assert!(
+        log.contains(&format!("{}/ui", s.base)),
+        "the console's address is printed:\n{log}"
+    );
+    s.add_text(&key, "alice", BAKER);
+    browse(&s, "first-run", &[("ENGRAM_CONSOLE_RW_KEY", &key)]);
+}
+
 #[test]
 fn the_console_works_in_a_real_browser() {
     let s = Server::start(Opts::default());
@@ -98,31 +148,16 @@ fn the_console_works_in_a_real_browser() {
         "Alice from the other tenant is a pilot.",
     );
 
-    let spec = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/console/console.spec.mjs"
+    browse(
+        &s,
+        "full",
+        &[
+            ("ENGRAM_CONSOLE_RW_KEY", &rw),
+            ("ENGRAM_CONSOLE_RO_KEY", &ro),
+            ("ENGRAM_CONSOLE_ADMIN_KEY", ADMIN_KEY),
+            ("ENGRAM_CONSOLE_TENANT", "acme"),
+        ],
     );
-    let out = Command::new("node")
-        .arg(spec)
-        .env("ENGRAM_CONSOLE_URL", &s.base)
-        .env("ENGRAM_CONSOLE_RW_KEY", &rw)
-        .env("ENGRAM_CONSOLE_RO_KEY", &ro)
-        .env("ENGRAM_CONSOLE_ADMIN_KEY", ADMIN_KEY)
-        .env("ENGRAM_CONSOLE_TENANT", "acme")
-        .env("ENGRAM_CONSOLE_MEMORY", BAKER)
-        .env("ENGRAM_CONSOLE_SHOTS", screenshots())
-        .env("ENGRAM_TEST_CHROMIUM", chromium())
-        .env("ENGRAM_TEST_CONSOLE_MODULES", node_modules())
-        .output()
-        .expect("running node (Node.js 20 or later is needed: apt-get install nodejs)");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the browser test failed:\n{stderr}\n{stdout}\nserver log:\n{}",
-        s.log_text()
-    );
-    assert!(stdout.contains("\"ok\":true"), "{stdout}");
 
     // What the clicks did, seen through the API.
     s.get(&format!("/v1/memories/{baker}"), &rw)

@@ -1,5 +1,6 @@
 // The web console in headless Chromium, against a real engram server
 // started by crates/engram/tests/console.rs, which passes:
+//   ENGRAM_CONSOLE_SCENARIO   `full` (default) or `first-run`, below
 //   ENGRAM_CONSOLE_URL        the server's base URL
 //   ENGRAM_CONSOLE_RW_KEY     a read-write tenant key (its tenant holds the
 //                             memories and the conversation the test made)
@@ -26,11 +27,11 @@ const env = (name) => {
 const require = createRequire(path.join(env('ENGRAM_TEST_CONSOLE_MODULES'), 'resolve.js'));
 const { chromium } = require('playwright-core');
 
+// `full` (every page, three keys) or `first-run` (the README's acceptance:
+// the key a first run prints, the memories its curl lines added).
+const SCENARIO = process.env.ENGRAM_CONSOLE_SCENARIO || 'full';
 const BASE = env('ENGRAM_CONSOLE_URL');
 const RW = env('ENGRAM_CONSOLE_RW_KEY');
-const RO = env('ENGRAM_CONSOLE_RO_KEY');
-const ADMIN = env('ENGRAM_CONSOLE_ADMIN_KEY');
-const TENANT = env('ENGRAM_CONSOLE_TENANT');
 const MEMORY = env('ENGRAM_CONSOLE_MEMORY');
 const SHOTS = env('ENGRAM_CONSOLE_SHOTS');
 mkdirSync(SHOTS, { recursive: true });
@@ -117,7 +118,32 @@ async function me(key) {
   return fetch(`${BASE}/v1/me`, { headers: { Authorization: `Bearer ${key}` } });
 }
 
-try {
+/** What a new user does: sign in with the printed key, see the memories,
+ * search them and see their scores. */
+async function firstRun() {
+  step = 'first run: sign in with the printed key';
+  const page = await open({ width: 1280, height: 900 });
+  await signIn(page, RW);
+  check((await page.textContent('#whoami')).includes('default · read-write'), 'the tenant `default`');
+  await page.locator('#memory-list a', { hasText: MEMORY }).waitFor();
+  step = 'first run: search';
+  await page.click('#nav a[data-page=playground]');
+  await page.fill('#search-form [name=query]', 'Where is Alice employed?');
+  await page.fill('#search-form [name=user_id]', 'alice');
+  await page.click('#search-form button[type=submit]');
+  const hit = page.locator('#search-results tr', { hasText: MEMORY });
+  await hit.waitFor();
+  const [, score, fused, lexical, vector] = (await hit.locator('td').allTextContents()).map((c) => c.trim());
+  for (const v of [score, fused, lexical, vector]) check(/^-?\d+\.\d{3}$/.test(v), `scores shown, got ${v}`);
+  await page.locator('#context-text', { hasText: MEMORY }).waitFor();
+  await shot(page, 'first-run-playground');
+  assertClean(page);
+}
+
+async function full() {
+  const RO = env('ENGRAM_CONSOLE_RO_KEY');
+  const ADMIN = env('ENGRAM_CONSOLE_ADMIN_KEY');
+  const TENANT = env('ENGRAM_CONSOLE_TENANT');
   step = 'headers';
   const h = await headers(`${BASE}/ui`);
   const csp = h.get('content-security-policy') || '';
@@ -319,8 +345,12 @@ try {
   await noHorizontalScroll(phone, 'Health at 390 px');
   await shot(phone, 'health-phone');
   assertClean(phone);
+}
 
-  console.log(JSON.stringify({ ok: true, screenshots: SHOTS }));
+try {
+  if (SCENARIO === 'first-run') await firstRun();
+  else await full();
+  console.log(JSON.stringify({ ok: true, scenario: SCENARIO, screenshots: SHOTS }));
   await browser.close();
 } catch (e) {
   console.error(`console test failed at step "${step}": ${e.message}`);
