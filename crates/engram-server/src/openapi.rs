@@ -27,7 +27,7 @@ use crate::routes::{
         conversations::folders, conversations::import, conversations::import_job,
         jobs::get, jobs::reembed,
         usage::usage, usage::set_budget, usage::list_budgets, usage::delete_budget,
-        me::me, console::index, console::file,
+        me::me, console::index, console::index_slash, console::file,
     ),
     modifiers(&BearerKeys, &ProblemResponses),
     tags(

@@ -241,12 +241,17 @@ fn ui_files_are_served_with_a_strict_policy_and_revalidated_by_etag() {
     let stale = s.raw("GET", "/ui/app.js", &[("If-None-Match", "\"stale\"")], "");
     assert_eq!(stale.status, 200);
 
+    let slash = s.get_open("/ui/");
+    assert_eq!(
+        (slash.status, slash.text.as_str()),
+        (200, page.text.as_str())
+    );
     s.get_open("/ui/nope.js").expect_problem(404, None);
     s.get_open("/ui/..%2Fapi.js").expect_problem(404, None);
     // Listed in the OpenAPI document, like every route.
     let doc = s.get_open("/openapi.json");
     let paths = &doc.expect(200)["paths"];
-    for p in ["/ui", "/ui/{file}", "/v1/me"] {
+    for p in ["/ui", "/ui/", "/ui/{file}", "/v1/me"] {
         assert!(paths.get(p).is_some(), "{p} is not in /openapi.json");
     }
 }

@@ -128,6 +128,14 @@ pub async fn index(headers: HeaderMap) -> Result<Response, ApiError> {
     serve("index.html", &headers)
 }
 
+/// The console's page again, for the address typed with a final slash.
+#[utoipa::path(get, path = "/ui/", tag = "console",
+    responses((status = 200, description = "the page", content_type = "text/html"),
+        (status = 304, description = "the copy named by If-None-Match is current")))]
+pub async fn index_slash(headers: HeaderMap) -> Result<Response, ApiError> {
+    serve("index.html", &headers)
+}
+
 /// A script, style sheet or image of the console.
 #[utoipa::path(get, path = "/ui/{file}", tag = "console", params(("file" = String, Path)),
     responses((status = 200, description = "the file",

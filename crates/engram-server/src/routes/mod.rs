@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .route("/ui", get(console::index))
+        .route("/ui/", get(console::index_slash))
         .route("/ui/{file}", get(console::file))
         .route("/v1/me", get(me::me))
         .route(
