@@ -72,7 +72,7 @@ fn browse(s: &Server, scenario: &str, env: &[(&str, &str)]) {
     }
     let out = cmd
         .output()
-        .expect("running node (Node.js 20 or later is needed: apt-get install nodejs)");
+        .expect("running node (Node.js 18 or later: run scripts/console-browser, or apt-get install nodejs)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
