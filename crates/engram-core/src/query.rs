@@ -375,6 +375,10 @@ pub struct SearchRequest {
     /// default).
     #[serde(default)]
     pub include_archived: bool,
+    /// Add each result's `explain`: the lexical and vector signals behind
+    /// its score, for tuning a query (and the console's playground).
+    #[serde(default)]
+    pub explain: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -441,6 +445,27 @@ impl ContextRequest {
 pub struct ScoredMemory {
     pub memory: Memory,
     pub score: f32,
+    /// What the score is made of; only when the search asked `explain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explain: Option<ScoreExplain>,
+}
+
+/// Why a result ranks where it does. The raw signals are on their own
+/// scales (BM25 is unbounded, cosine lies in -1..1), which is why they are
+/// fused rather than added; seeing both tells whether a result was found
+/// by its words, its meaning, or both (docs/RETRIEVAL.md).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ScoreExplain {
+    /// BM25 relevance of the query's words; absent when none matched, or
+    /// in mode `vector`.
+    pub lexical: Option<f32>,
+    /// Cosine similarity to the query's embedding; absent in mode
+    /// `keyword`.
+    pub vector: Option<f32>,
+    /// The first-stage score: the mode's signal (both fused, in hybrid)
+    /// plus the importance, recency and pin boosts. `score` differs from it
+    /// only when the cross-encoder re-scored the result.
+    pub fused: f32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]

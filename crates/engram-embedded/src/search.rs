@@ -134,22 +134,19 @@ impl Inner {
         let (rows, features) = candidates(indexes, seq, q, &lexical, &dense)?;
         q.cancel.check()?;
         let (best, more) = q.ranking.best(&features, q.keep);
-        let winners: Vec<(i64, f32)> = best.into_iter().map(|(i, s)| (rows[i], s)).collect();
-        let rows: Vec<i64> = winners.iter().map(|(r, _)| *r).collect();
+        let rows: Vec<i64> = best.iter().map(|(i, _)| rows[*i]).collect();
         let memories = indexes.catalog.memories(seq, &rows)?;
         let vectors = indexes.vectors.vectors(seq, &rows)?;
         // A row deleted since it was found is left out.
-        let ranked = winners
+        let ranked = best
             .into_iter()
             .zip(memories.into_iter().zip(vectors))
-            .filter_map(|((_, score), (memory, embedding))| {
-                Some(Ranked {
-                    record: Record {
-                        memory: memory?,
-                        embedding: embedding?,
-                    },
-                    score,
-                })
+            .filter_map(|((i, score), (memory, embedding))| {
+                let record = Record {
+                    memory: memory?,
+                    embedding: embedding?,
+                };
+                Some(Ranked::new(record, &features[i], score))
             })
             .collect();
         Ok(Retrieved { ranked, more })

@@ -176,6 +176,27 @@ async fn agree(store: &EmbeddedStore, tenant: &str, others: &[String], rng: &mut
                 r.record.memory, theirs.record.memory,
                 "query {q}: the memory returned differs"
             );
+            // What `"explain": true` shows: the same signals either way.
+            let (mine, ref_) = (r.explain, theirs.explain);
+            assert_eq!(
+                mine.fused, r.score,
+                "query {q}: fused is the first-stage score"
+            );
+            assert_eq!(
+                mine.lexical.is_some(),
+                ref_.lexical.is_some(),
+                "query {q}: {mine:?} {ref_:?}"
+            );
+            for (a, b) in [(mine.lexical, ref_.lexical), (mine.vector, ref_.vector)] {
+                if let (Some(a), Some(b)) = (a, b) {
+                    assert!((a - b).abs() < TOLERANCE, "query {q}: {mine:?} {ref_:?}");
+                }
+            }
+            assert_eq!(
+                mine.vector.is_some(),
+                ref_.vector.is_some(),
+                "query {q}: {mine:?} {ref_:?}"
+            );
             let drift = r
                 .record
                 .embedding

@@ -69,6 +69,11 @@ impl Engine {
         self.store.list_tenants().await
     }
 
+    /// One tenant, for a key to learn whose it is.
+    pub async fn tenant(&self, id: &str) -> Result<Option<Tenant>> {
+        self.store.get_tenant(id).await
+    }
+
     pub async fn find_tenant_by_name(&self, name: &str) -> Result<Option<Tenant>> {
         Ok(self
             .store

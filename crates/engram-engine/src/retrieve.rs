@@ -65,6 +65,7 @@ impl Engine {
             results: ranked
                 .into_iter()
                 .map(|r| ScoredMemory {
+                    explain: req.explain.then_some(r.explain),
                     memory: r.record.memory,
                     score: r.score,
                 })
@@ -242,19 +243,19 @@ impl Engine {
         if mode == SearchMode::Hybrid {
             self.rerank(query, &ranked, &mut scored, cancel).await?;
         }
-        let mut slots: Vec<Option<Record>> = ranked.into_iter().map(|r| Some(r.record)).collect();
+        let mut slots: Vec<Option<Ranked>> = ranked.into_iter().map(Some).collect();
         let mut out: Vec<Ranked> = Vec::with_capacity(limit);
         for (i, score) in scored {
             if out.len() == limit {
                 break;
             }
-            let Some(record) = slots[i].take() else {
+            let Some(candidate) = slots[i].take() else {
                 continue;
             };
-            if self.is_duplicate(&record, &out) {
+            if self.is_duplicate(&candidate.record, &out) {
                 continue;
             }
-            out.push(Ranked { record, score });
+            out.push(Ranked { score, ..candidate });
         }
         Ok(out)
     }

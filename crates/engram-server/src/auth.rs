@@ -137,6 +137,25 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+/// A request made with any valid key: the admin key, or a tenant key of
+/// whatever scopes, for the routes that tell a client who it is.
+pub enum Caller {
+    Admin,
+    Tenant(Principal),
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if state.is_admin(bearer(parts)?) {
+            rate_limit(state, "admin").await?;
+            return Ok(Caller::Admin);
+        }
+        tenant_key(parts, state).await.map(Caller::Tenant)
+    }
+}
+
 impl AppState {
     /// Compares hashes rather than secrets, so timing reveals nothing about
     /// the admin key.

@@ -6,7 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, conversations, facts, jobs, memories, ops, retrieval, usage};
+use crate::routes::{
+    admin, console, conversations, facts, jobs, me, memories, ops, retrieval, usage,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +27,7 @@ use crate::routes::{admin, conversations, facts, jobs, memories, ops, retrieval,
         conversations::folders, conversations::import, conversations::import_job,
         jobs::get, jobs::reembed,
         usage::usage, usage::set_budget, usage::list_budgets, usage::delete_budget,
+        me::me, console::index, console::index_slash, console::file,
     ),
     modifiers(&BearerKeys, &ProblemResponses),
     tags(
@@ -34,7 +37,8 @@ use crate::routes::{admin, conversations, facts, jobs, memories, ops, retrieval,
         (name = "jobs", description = "Background jobs (docs/JOBS.md)"),
         (name = "usage", description = "LLM and embedding usage (docs/BUDGETS.md)"),
         (name = "admin", description = "Tenants and keys (admin key)"),
-        (name = "operations", description = "Health, readiness, metrics"),
+        (name = "operations", description = "Health, readiness, metrics, the calling key"),
+        (name = "console", description = "The web console's files (docs/CONSOLE.md)"),
     )
 )]
 pub struct ApiDoc;

@@ -29,7 +29,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use engram_core::cancel::Cancel;
-use engram_core::query::Cursor;
+use engram_core::query::{Cursor, ScoreExplain};
 use engram_core::ranking::{Features, Ranking};
 use engram_core::tenant::{ApiKey, Tenant};
 use engram_core::vector::cosine;
@@ -109,6 +109,24 @@ pub struct Retrieval<'a> {
 pub struct Ranked {
     pub record: Record,
     pub score: f32,
+    /// The signals `score` was computed from, kept for a search that asks
+    /// to see them (three numbers: cheaper to carry than to recompute).
+    pub explain: ScoreExplain,
+}
+
+impl Ranked {
+    /// A candidate ranked `score` from `features`.
+    pub fn new(record: Record, features: &Features, score: f32) -> Ranked {
+        Ranked {
+            record,
+            score,
+            explain: ScoreExplain {
+                lexical: features.lexical,
+                vector: features.dense,
+                fused: score,
+            },
+        }
+    }
 }
 
 /// The best candidates, best first, and whether candidates ranked below
@@ -298,12 +316,7 @@ pub async fn retrieve_separately<S: Store + ?Sized>(
     let mut slots: Vec<Option<Record>> = records.into_iter().map(Some).collect();
     let ranked = best
         .into_iter()
-        .filter_map(|(i, score)| {
-            Some(Ranked {
-                record: slots[i].take()?,
-                score,
-            })
-        })
+        .filter_map(|(i, score)| Some(Ranked::new(slots[i].take()?, &features[i], score)))
         .collect();
     Ok(Retrieved { ranked, more })
 }

@@ -36,7 +36,8 @@ pub async fn run(c: Config) -> anyhow::Result<()> {
         eprintln!(
             "\nengram is ready on http://{local} with a tenant `default`. Its read-write key:\n\n    {key}\n\n\
              Try:\n    curl -s http://{local}/v1/memories -H 'Authorization: Bearer {key}' \
-             -H 'Content-Type: application/json' -d '{{\"content\": \"I like green tea\", \"user_id\": \"me\"}}'\n"
+             -H 'Content-Type: application/json' -d '{{\"content\": \"I like green tea\", \"user_id\": \"me\"}}'\n\n\
+             Or open the web console at http://{local}/ui and paste the key.\n"
         );
     }
     let server_config = ServerConfig {
@@ -49,7 +50,7 @@ pub async fn run(c: Config) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(c.request_timeout_seconds),
     };
     let app = engram_server::router(engine.clone(), &server_config);
-    tracing::info!(address = %local, backend = engine.store().backend(), model = engine.embedder().model_id(), "engram serving");
+    tracing::info!(address = %local, console = %format!("http://{local}/ui"), backend = engine.store().backend(), model = engine.embedder().model_id(), "engram serving");
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {

@@ -26,6 +26,11 @@ fn first_run_on_loopback_creates_and_reuses_a_default_key() {
     let log = s.log_text();
     assert!(log.contains(&key), "the key is printed at startup:\n{log}");
     assert!(log.contains("curl"), "a ready-to-paste curl line:\n{log}");
+    let console = format!("{}/ui", s.base);
+    assert!(
+        log.contains(&console),
+        "the console's address {console}:\n{log}"
+    );
 
     let id = s.add_text(&key, "me", "I like green tea with jasmine.");
     let hits = s.search_ids(&key, &json!({ "query": "what tea do I drink" }));

@@ -29,21 +29,12 @@ const QUESTION: &str = "what is the name of Marta's dog?";
 
 /// The Python of the venv that `scripts/test` makes with the pinned SDK.
 fn python() -> PathBuf {
-    let default = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../.cache/mcp-venv/bin/python"
-    ));
-    let python = std::env::var_os("ENGRAM_TEST_MCP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| default.to_path_buf());
-    assert!(
-        python.exists(),
-        "no Python with the MCP SDK at {} (ENGRAM_TEST_MCP_PYTHON): run scripts/test, which makes \
-         .cache/mcp-venv, or `python3 -m venv .cache/mcp-venv && .cache/mcp-venv/bin/pip install \
-         -r crates/engram/tests/mcp/requirements.txt`",
-        python.display()
-    );
-    python
+    common::installed(
+        "ENGRAM_TEST_MCP_PYTHON",
+        ".cache/mcp-venv/bin/python",
+        "run scripts/test, which makes .cache/mcp-venv, or `python3 -m venv .cache/mcp-venv && \
+         .cache/mcp-venv/bin/pip install -r crates/engram/tests/mcp/requirements.txt`",
+    )
 }
 
 /// Runs the SDK client with `plan`; returns its report (or the connection

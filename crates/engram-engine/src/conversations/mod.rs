@@ -298,6 +298,7 @@ impl Engine {
                 .map(|r| ScoredMemory {
                     memory: r.record.memory,
                     score: r.score,
+                    explain: None,
                 })
                 .collect(),
             took_ms: start.elapsed().as_secs_f64() * 1000.0,

@@ -207,6 +207,7 @@ impl From<SearchMemories> for SearchRequest {
             embedding: None,
             as_of: a.as_of,
             include_archived: false,
+            explain: false,
         }
     }
 }

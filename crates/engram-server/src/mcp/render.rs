@@ -182,6 +182,7 @@ mod tests {
             results: vec![ScoredMemory {
                 memory: memory(),
                 score: 0.5,
+                explain: None,
             }],
             took_ms: 1.0,
         };

@@ -1,9 +1,11 @@
 //! The route table. Handlers are grouped by who may call them.
 
 pub mod admin;
+pub mod console;
 pub mod conversations;
 pub mod facts;
 pub mod jobs;
+pub mod me;
 pub mod memories;
 pub mod ops;
 pub mod retrieval;
@@ -21,6 +23,10 @@ pub fn routes() -> Router<AppState> {
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
+        .route("/ui", get(console::index))
+        .route("/ui/", get(console::index_slash))
+        .route("/ui/{file}", get(console::file))
+        .route("/v1/me", get(me::me))
         .route(
             "/v1/tenants",
             post(admin::create_tenant).get(admin::list_tenants),

@@ -184,6 +184,7 @@ pub async fn run(
             embedding: with_vector.then_some(vector),
             as_of: None,
             include_archived: false,
+            explain: false,
         }
     };
     let mut lat = Vec::with_capacity(queries);

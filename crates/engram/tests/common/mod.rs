@@ -58,6 +58,24 @@ pub fn llm_url() -> String {
         })
 }
 
+/// A tool `scripts/test` installs for some tests (a venv's Python, npm
+/// packages): the path in `var`, else `default` under the workspace. A
+/// missing one fails the test with `install`, the way to get it: these
+/// tests never skip.
+pub fn installed(var: &str, default: &str, install: &str) -> PathBuf {
+    let path = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(default)
+    });
+    assert!(
+        path.exists(),
+        "{} is missing ({var}): {install}",
+        path.display()
+    );
+    path
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
