@@ -6,7 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, conversations, facts, jobs, memories, ops, retrieval, usage};
+use crate::routes::{
+    admin, conversations, facts, jobs, memories, ops, retention, retrieval, usage,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +27,7 @@ use crate::routes::{admin, conversations, facts, jobs, memories, ops, retrieval,
         conversations::folders, conversations::import, conversations::import_job,
         jobs::get, jobs::reembed,
         usage::usage, usage::set_budget, usage::list_budgets, usage::delete_budget,
+        retention::set, retention::get, retention::delete,
     ),
     modifiers(&BearerKeys, &ProblemResponses),
     tags(

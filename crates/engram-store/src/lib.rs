@@ -19,9 +19,11 @@ pub mod facts;
 pub mod jobs;
 #[cfg(feature = "testing")]
 pub mod jobs_conformance;
+pub mod maintenance;
 pub mod metering;
 #[cfg(feature = "testing")]
 pub mod metering_conformance;
+pub mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -159,7 +161,9 @@ pub trait Store:
     conversations::ConversationStore
     + facts::FactStore
     + jobs::JobStore
+    + maintenance::LeaseStore
     + metering::MeteringStore
+    + retention::RetentionStore
     + Send
     + Sync
 {
