@@ -120,6 +120,15 @@ fn retention_policies_are_validated_and_scoped_to_their_tenant() {
     )
     .expect_problem(404, None);
 
+    let doc = s.get_open("/openapi.json");
+    let route = &doc.expect(200)["paths"]["/v1/tenants/{id}/retention"];
+    for method in ["put", "get", "delete"] {
+        assert!(
+            route[method].is_object(),
+            "{method} retention not in OpenAPI"
+        );
+    }
+
     assert_eq!(s.call("DELETE", &path, admin, None).status, 204);
     assert_eq!(
         s.call("GET", &path, admin, None).expect(200)["policies"],
