@@ -222,7 +222,11 @@ fn a_retention_run_removes_what_the_policies_say_and_nothing_of_anyone_else() {
 
 #[test]
 fn each_task_runs_once_however_many_maintain_processes_start() {
-    let mut s = Server::start(Opts::default().env("ENGRAM_MAINTAIN_MIN_INTERVAL_SECONDS", "3600"));
+    // No LLM (an empty variable is unset), whatever the environment has.
+    let opts = Opts::default()
+        .env("ENGRAM_MAINTAIN_MIN_INTERVAL_SECONDS", "3600")
+        .env("ENGRAM_LLM_URL", "");
+    let mut s = Server::start(opts);
     let t = s.create_tenant("once");
     let key = s.create_key(&t, &["read", "write"]);
     for days in [50, 60, 70] {
@@ -303,13 +307,29 @@ fn each_task_runs_once_however_many_maintain_processes_start() {
 }
 
 #[test]
-fn a_task_freed_by_a_failure_or_the_interval_runs_again() {
-    // With no minimum interval, the next process runs the task again.
+fn a_failure_frees_the_task_at_once_and_without_an_interval_so_does_a_success() {
     let work = Workdir::new();
     let data = work.data("data");
-    let opts = Opts::default().env("ENGRAM_MAINTAIN_MIN_INTERVAL_SECONDS", "0");
-    let mut s = Server::start_in(&work, &data, opts);
+    let opts = Opts::default()
+        .env("ENGRAM_MAINTAIN_MIN_INTERVAL_SECONDS", "3600")
+        .env("ENGRAM_LLM_URL", "");
+    let mut s = Server::start_in(&work, &data, opts.clone());
     s.terminate();
+    // Asked for by name without an LLM, the summaries fail, are recorded
+    // as failed, and the next run tries again despite the interval.
+    for _ in 0..2 {
+        let out = run_engram(
+            &s.opts,
+            &s.data_dir,
+            "127.0.0.1:0",
+            &["maintain", "summaries"],
+        );
+        assert!(!out.status.success(), "summaries without an LLM succeeded");
+        assert_eq!(reported(&out, "summaries")["status"], "failed");
+        assert!(out.stderr.contains("summaries"), "{}", out.stderr);
+    }
+    // With no minimum interval, the next process runs a succeeded task again.
+    s.opts = opts.env("ENGRAM_MAINTAIN_MIN_INTERVAL_SECONDS", "0");
     for _ in 0..2 {
         let out = maintain(&s, &["retention"]);
         assert_eq!(reported(&out, "retention")["status"], "ok");
@@ -318,8 +338,23 @@ fn a_task_freed_by_a_failure_or_the_interval_runs_again() {
     assert_eq!(
         metric(
             &s,
+            "engram_maintenance_runs_total{task=\"summaries\",result=\"failed\"}"
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        metric(
+            &s,
             "engram_maintenance_runs_total{task=\"retention\",result=\"ok\"}"
         ),
         Some(2.0)
+    );
+    assert_eq!(
+        metric(
+            &s,
+            "engram_maintenance_last_success_timestamp_seconds{task=\"summaries\"}"
+        ),
+        None,
+        "summaries never succeeded"
     );
 }
