@@ -19,6 +19,8 @@ pub mod facts;
 pub mod jobs;
 #[cfg(feature = "testing")]
 pub mod jobs_conformance;
+#[cfg(feature = "testing")]
+pub mod lease_conformance;
 pub mod maintenance;
 pub mod metering;
 #[cfg(feature = "testing")]
