@@ -16,6 +16,7 @@ pub mod lexical;
 pub mod memory;
 pub mod query;
 pub mod ranking;
+pub mod retention;
 pub mod summary;
 pub mod temporal;
 pub mod tenant;

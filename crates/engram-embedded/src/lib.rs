@@ -12,6 +12,7 @@ mod conversations;
 mod facts;
 mod indexes;
 mod jobs;
+mod lifecycle;
 mod memories;
 mod metering;
 mod per_tenant;

@@ -179,6 +179,32 @@ const MIGRATIONS: &[Migration] = &[
     );
     ",
     ),
+    // 8 (lifecycle): maintenance leases and run records (the
+    // installation's, no tenant), and each tenant's retention policies.
+    Migration::Sql(
+        "
+    CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        until INTEGER NOT NULL
+    );
+    CREATE TABLE maintenance_runs (
+        rowid INTEGER PRIMARY KEY,
+        task TEXT NOT NULL,
+        holder TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER NOT NULL,
+        error TEXT,
+        counts TEXT NOT NULL
+    );
+    CREATE INDEX maintenance_runs_task ON maintenance_runs(task, finished_at DESC);
+    CREATE TABLE retention_policies (
+        tenant_id TEXT PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        policies TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    ",
+    ),
 ];
 
 fn drop_fts_tables(conn: &Connection, _dir: &Path) -> Result<()> {

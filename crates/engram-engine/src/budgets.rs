@@ -34,7 +34,7 @@ pub struct BudgetStatus {
 }
 
 impl Engine {
-    async fn require_tenant(&self, tenant: &str) -> Result<()> {
+    pub(crate) async fn require_tenant(&self, tenant: &str) -> Result<()> {
         match self.store.get_tenant(tenant).await? {
             Some(_) => Ok(()),
             None => Err(Error::not_found(format!("tenant {tenant}"))),

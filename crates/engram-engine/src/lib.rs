@@ -19,6 +19,7 @@ pub mod jobs;
 mod llm;
 pub mod metering;
 mod rerank;
+pub mod retention;
 mod retrieve;
 mod session_context;
 

@@ -24,6 +24,7 @@ mod conversations;
 mod facts;
 mod jobs;
 mod lexical;
+mod lifecycle;
 mod limiter;
 mod memories;
 mod metering;

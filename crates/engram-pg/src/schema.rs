@@ -260,6 +260,36 @@ const MIGRATIONS: &[&str] = &[
         USING (tenant_id = current_setting('engram.tenant', true))
         WITH CHECK (tenant_id = current_setting('engram.tenant', true));
     "#,
+    // 6 (lifecycle): maintenance leases and run records (the
+    // installation's, no tenant: no row-level security), and each tenant's
+    // retention policies (tenant data).
+    r#"
+    CREATE TABLE leases (
+        name text COLLATE "C" PRIMARY KEY,
+        holder text NOT NULL,
+        until timestamptz NOT NULL
+    );
+    CREATE TABLE maintenance_runs (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        task text COLLATE "C" NOT NULL,
+        holder text NOT NULL,
+        started_at timestamptz NOT NULL,
+        finished_at timestamptz NOT NULL,
+        error text,
+        counts jsonb NOT NULL
+    );
+    CREATE INDEX maintenance_runs_task ON maintenance_runs (task, finished_at DESC);
+    CREATE TABLE retention_policies (
+        tenant_id text COLLATE "C" PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        policies jsonb NOT NULL,
+        updated_at timestamptz NOT NULL
+    );
+    ALTER TABLE retention_policies ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE retention_policies FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON retention_policies
+        USING (tenant_id = current_setting('engram.tenant', true))
+        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
+    "#,
 ];
 
 pub fn latest_version() -> i32 {

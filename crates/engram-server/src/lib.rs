@@ -4,6 +4,7 @@
 mod auth;
 mod deadline;
 mod extract;
+mod maintenance_metrics;
 mod mcp;
 mod metrics;
 mod openapi;

@@ -7,7 +7,7 @@ use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBui
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    admin, console, conversations, facts, jobs, me, memories, ops, retrieval, usage,
+    admin, console, conversations, facts, jobs, me, memories, ops, retention, retrieval, usage,
 };
 
 #[derive(OpenApi)]
@@ -28,6 +28,7 @@ use crate::routes::{
         jobs::get, jobs::reembed,
         usage::usage, usage::set_budget, usage::list_budgets, usage::delete_budget,
         me::me, console::index, console::index_slash, console::file,
+        retention::set, retention::get, retention::delete,
     ),
     modifiers(&BearerKeys, &ProblemResponses),
     tags(

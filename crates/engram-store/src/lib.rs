@@ -19,9 +19,13 @@ pub mod facts;
 pub mod jobs;
 #[cfg(feature = "testing")]
 pub mod jobs_conformance;
+#[cfg(feature = "testing")]
+pub mod lease_conformance;
+pub mod maintenance;
 pub mod metering;
 #[cfg(feature = "testing")]
 pub mod metering_conformance;
+pub mod retention;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -177,7 +181,9 @@ pub trait Store:
     conversations::ConversationStore
     + facts::FactStore
     + jobs::JobStore
+    + maintenance::LeaseStore
     + metering::MeteringStore
+    + retention::RetentionStore
     + Send
     + Sync
 {

@@ -47,14 +47,10 @@ enum Command {
         #[arg(long)]
         from: std::path::PathBuf,
     },
-    /// Write yesterday's roll-up summaries (and last week's on Mondays,
-    /// last month's on the 1st) and reflections for every active user;
-    /// needs an LLM (docs/FACTS.md).
-    Maintain {
-        /// The run's time instead of now (RFC 3339), e.g. to catch up.
-        #[arg(long)]
-        at: Option<chrono::DateTime<chrono::Utc>>,
-    },
+    /// The periodic work, each task once across replicas
+    /// (docs/LIFECYCLE.md): retention, then yesterday's roll-up summaries
+    /// and reflections (skipped without an LLM). Name a task to run it alone.
+    Maintain(maintain::Args),
     /// Measure the engine (see docs/BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
@@ -197,7 +193,7 @@ fn main() -> std::process::ExitCode {
                 Command::Migrate => maintenance::migrate(&config).await,
                 Command::Backup { out } => maintenance::backup(&config, &out).await,
                 Command::Restore { from } => maintenance::restore(&config, &from).await,
-                Command::Maintain { at } => maintain::run(&config, at).await,
+                Command::Maintain(args) => maintain::run(&config, &args).await,
                 Command::Bench { what, json } => match what {
                     Bench::Embed { documents, queries } => {
                         bench::embed::run(&config, documents, queries, json)

@@ -193,3 +193,123 @@ fn backup_then_restore_into_a_fresh_data_dir() {
     r.get(&format!("/v1/memories/{new}"), &k2).expect(200);
     r.get_open("/ready").expect(200);
 }
+
+/// The backup CronJob's script as the Helm chart runs it, with its paths
+/// (the binary, the backup volume) pointed at this test's.
+fn cronjob_script(backup_dir: &std::path::Path) -> String {
+    let chart = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/helm/engram/templates/backup-cronjob.yaml"
+    ));
+    let start = chart.find("- |\n").expect("the CronJob's script block") + 4;
+    let script: Vec<&str> = chart[start..]
+        .lines()
+        .take_while(|l| l.starts_with("                  "))
+        .map(|l| &l[18..])
+        .collect();
+    assert!(
+        script.iter().any(|l| l.contains("engram backup --out")),
+        "the CronJob no longer runs engram backup: {script:?}"
+    );
+    script
+        .join("\n")
+        .replace("/usr/local/bin/engram", env!("CARGO_BIN_EXE_engram"))
+        .replace("/backup", backup_dir.to_str().unwrap())
+}
+
+#[test]
+fn the_backup_cronjobs_file_restores_to_the_same_search_results() {
+    let work = Workdir::new();
+    let data = work.data("data");
+    let opts = Opts::default();
+    let mut s = Server::start_in(&work, &data, opts.clone());
+    let t = s.create_tenant("searched");
+    let key = s.create_key(&t, &["read", "write"]);
+    let notes = [
+        (
+            "ann",
+            "Ann moved to Porto last spring and works at a bike shop.",
+        ),
+        ("ann", "Ann's daughter started violin lessons on Tuesdays."),
+        (
+            "ann",
+            "Ann is allergic to shellfish and avoids seafood restaurants.",
+        ),
+        (
+            "ben",
+            "Ben runs the night shift at the central hospital pharmacy.",
+        ),
+        (
+            "ben",
+            "Ben is saving for a trip to Japan in the cherry blossom season.",
+        ),
+        (
+            "ben",
+            "Ben's car is a blue 2014 hatchback that needs new brakes.",
+        ),
+        (
+            "cid",
+            "Cid teaches chemistry at the high school near the river.",
+        ),
+        ("cid", "Cid plays bass in a jazz trio on Friday evenings."),
+    ];
+    for (user, text) in notes {
+        s.add_text(&key, user, text);
+    }
+    let queries = [
+        json!({ "query": "Where does Ann live?" }),
+        json!({ "query": "music hobbies", "mode": "vector" }),
+        json!({ "query": "hospital", "mode": "keyword" }),
+        json!({ "query": "food allergies", "filters": { "user_id": "ann" } }),
+        json!({ "query": "travel plans", "limit": 3 }),
+    ];
+    let before: Vec<Vec<String>> = queries.iter().map(|q| s.search_ids(&key, q)).collect();
+    let memories = by_id(s.list_all(&key, ""));
+
+    // The CronJob's own script, beside the running server.
+    let backups = work.path().join("backup");
+    std::fs::create_dir_all(&backups).unwrap();
+    let mut cmd = std::process::Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(cronjob_script(&backups))
+        .env("RETENTION_DAYS", "14")
+        .env("ENGRAM_DATA_DIR", &data)
+        .env("ENGRAM_MODEL_DIR", common::model_dir())
+        .env_remove("DATABASE_URL");
+    if common::pg::backend_is_postgres() {
+        cmd.env("DATABASE_URL", common::pg::database_for(&data));
+    }
+    let out = cmd.output().expect("running the CronJob's script");
+    assert!(
+        out.status.success(),
+        "the backup CronJob's script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files: Vec<_> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one backup file: {files:?}");
+    s.terminate();
+
+    let fresh = work.data("restored");
+    let restored = run_engram(
+        &opts,
+        &fresh,
+        "127.0.0.1:1",
+        &["restore", "--from", files[0].to_str().unwrap()],
+    );
+    assert!(
+        restored.status.success(),
+        "restore failed: {}",
+        restored.stderr
+    );
+    let r = Server::start_in(&work, &fresh, opts);
+    assert_eq!(by_id(r.list_all(&key, "")), memories);
+    let after: Vec<Vec<String>> = queries.iter().map(|q| r.search_ids(&key, q)).collect();
+    assert!(before.iter().all(|ids| !ids.is_empty()), "{before:?}");
+    assert_eq!(
+        after, before,
+        "search results (ids and order) differ after the restore"
+    );
+}

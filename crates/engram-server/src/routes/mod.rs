@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod me;
 pub mod memories;
 pub mod ops;
+pub mod retention;
 pub mod retrieval;
 pub mod usage;
 
@@ -42,6 +43,12 @@ pub fn routes() -> Router<AppState> {
             put(usage::set_budget)
                 .get(usage::list_budgets)
                 .delete(usage::delete_budget),
+        )
+        .route(
+            "/v1/tenants/{id}/retention",
+            put(retention::set)
+                .get(retention::get)
+                .delete(retention::delete),
         )
         .route("/v1/usage", get(usage::usage))
         .route(

@@ -62,6 +62,7 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         Ok(n) => metrics::gauge!("engram_memories_stored").set(n as f64),
         Err(e) => tracing::warn!(error = %e, "could not count memories for /metrics"),
     }
+    crate::maintenance_metrics::refresh(s.engine.store().as_ref()).await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::metrics::handle().render(),

@@ -150,6 +150,18 @@ pub struct Config {
     /// before they are deleted
     #[arg(long, env = "ENGRAM_JOB_RETENTION_DAYS", default_value_t = 7, value_parser = at_least(1u64))]
     pub job_retention_days: u64,
+    /// How long `engram maintain` holds a task's lease (renewed every
+    /// third of it while the task runs); a killed run's task is free after it
+    #[arg(long, env = "ENGRAM_MAINTAIN_LEASE_SECONDS", default_value_t = 600, value_parser = at_least(3u64))]
+    pub maintain_lease_seconds: u64,
+    /// After a task succeeded, how long other `engram maintain` processes
+    /// skip it, so replicas started for the same schedule run it once
+    #[arg(
+        long,
+        env = "ENGRAM_MAINTAIN_MIN_INTERVAL_SECONDS",
+        default_value_t = 600
+    )]
+    pub maintain_min_interval_seconds: u64,
     #[command(flatten)]
     tuning: Tuning,
     /// The `[retrieval]` table of engram.toml with `tuning` applied.

@@ -1,5 +1,5 @@
-//! `engram maintain`: the periodic work of the temporal model
-//! (docs/FACTS.md), for a CronJob or a timer. For every tenant and every
+//! `engram maintain summaries`: the periodic work of the temporal model
+//! (docs/FACTS.md). For every tenant and every
 //! user with memories on the day before `--at` (default now): that day's
 //! roll-up; on a Monday also the previous week's, on the 1st the previous
 //! month's; then a reflection over the user's latest memories. Each is an
@@ -10,14 +10,12 @@ use std::collections::BTreeSet;
 
 use anyhow::bail;
 use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
-use serde_json::json;
 
 use engram_engine::Engine;
 use engram_engine::core::summary::{Period, SummaryRequest};
 use engram_engine::core::{Error, Filter};
 
-use crate::components;
-use crate::config::Config;
+use super::Counts;
 
 /// The users with memories in `[start, end)` of `tenant`.
 async fn active_users(
@@ -59,14 +57,23 @@ fn due(today: DateTime<Utc>) -> Vec<(Period, DateTime<Utc>)> {
     out
 }
 
-pub async fn run(c: &Config, at: Option<DateTime<Utc>>) -> anyhow::Result<()> {
-    let engine = components::engine(c).await?;
-    engine.require_llm()?;
+/// With `dry_run`, only counts the users that would be summarized.
+pub async fn run(
+    engine: &Engine,
+    at: Option<DateTime<Utc>>,
+    dry_run: bool,
+) -> anyhow::Result<Counts> {
+    if !dry_run {
+        engine.require_llm()?;
+    }
     let (today, _) = Period::Daily.bounds(at.unwrap_or_else(Utc::now));
-    let (mut written, mut failed, mut users_seen) = (0usize, 0usize, 0usize);
+    let (mut written, mut failed, mut users_seen) = (0u64, 0u64, 0u64);
     for tenant in engine.store().list_tenants().await? {
-        let users = active_users(&engine, &tenant.id, today - Duration::days(1), today).await?;
-        users_seen += users.len();
+        let users = active_users(engine, &tenant.id, today - Duration::days(1), today).await?;
+        users_seen += users.len() as u64;
+        if dry_run {
+            continue;
+        }
         for user in users {
             for (period, at) in due(today) {
                 let req = SummaryRequest {
@@ -77,7 +84,7 @@ pub async fn run(c: &Config, at: Option<DateTime<Utc>>) -> anyhow::Result<()> {
                     at: Some(at),
                 };
                 match engine.summarize(&tenant.id, None, &req).await {
-                    Ok(w) => written += w.ids.len(),
+                    Ok(w) => written += w.ids.len() as u64,
                     Err(e) => {
                         failed += 1;
                         tracing::warn!(tenant = %tenant.id, %user, period = period.as_str(), error = %e, "roll-up failed");
@@ -85,7 +92,7 @@ pub async fn run(c: &Config, at: Option<DateTime<Utc>>) -> anyhow::Result<()> {
                 }
             }
             match engine.reflect(&tenant.id, None, &user, None).await {
-                Ok(w) => written += w.ids.len(),
+                Ok(w) => written += w.ids.len() as u64,
                 Err(e) => {
                     failed += 1;
                     tracing::warn!(tenant = %tenant.id, %user, error = %e, "reflection failed");
@@ -93,15 +100,10 @@ pub async fn run(c: &Config, at: Option<DateTime<Utc>>) -> anyhow::Result<()> {
             }
         }
     }
-    println!(
-        "{}",
-        json!({ "day": today.date_naive().pred_opt().map(|d| d.to_string()),
-                "users": users_seen, "written": written, "failed": failed })
-    );
     if failed > 0 {
         bail!("{failed} roll-ups or reflections failed (see the log); the next run tries again");
     }
-    Ok(())
+    Ok(vec![("users", users_seen), ("written", written)])
 }
 
 #[cfg(test)]
