@@ -12,6 +12,7 @@ mod answer;
 mod auth;
 pub mod budgets;
 pub mod conversations;
+pub mod documents;
 mod facts;
 mod ingest;
 pub mod intelligence;
@@ -98,6 +99,7 @@ pub struct Engine {
     prices: metering::Prices,
     jobs: jobs::Jobs,
     embedding_meter: metering::EmbeddingMeter,
+    documents: documents::DocumentsConfig,
 }
 
 impl Engine {
@@ -123,6 +125,7 @@ impl Engine {
             prices: metering::Prices::default(),
             jobs: jobs::Jobs::default(),
             embedding_meter: metering::EmbeddingMeter::default(),
+            documents: documents::DocumentsConfig::default(),
         })
     }
 

@@ -6,7 +6,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, conversations, facts, jobs, memories, ops, retrieval, usage};
+use crate::routes::{
+    admin, conversations, documents, facts, jobs, memories, ops, retrieval, uploads, usage,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +27,8 @@ use crate::routes::{admin, conversations, facts, jobs, memories, ops, retrieval,
         conversations::folders, conversations::import, conversations::import_job,
         jobs::get, jobs::reembed,
         usage::usage, usage::set_budget, usage::list_budgets, usage::delete_budget,
+        uploads::options, uploads::create, uploads::head, uploads::patch, uploads::terminate,
+        documents::list, documents::get, documents::delete,
     ),
     modifiers(&BearerKeys, &ProblemResponses),
     tags(
@@ -32,6 +36,7 @@ use crate::routes::{admin, conversations, facts, jobs, memories, ops, retrieval,
         (name = "retrieval", description = "Search and context assembly"),
         (name = "conversations", description = "Threads of messages (each a memory), folders, import and export"),
         (name = "jobs", description = "Background jobs (docs/JOBS.md)"),
+        (name = "documents", description = "Resumable uploads (tus 1.0) and the documents they become (docs/DOCUMENTS.md)"),
         (name = "usage", description = "LLM and embedding usage (docs/BUDGETS.md)"),
         (name = "admin", description = "Tenants and keys (admin key)"),
         (name = "operations", description = "Health, readiness, metrics"),

@@ -15,6 +15,7 @@
 
 pub mod backup;
 pub mod conversations;
+pub mod documents;
 pub mod facts;
 pub mod jobs;
 #[cfg(feature = "testing")]
@@ -157,6 +158,7 @@ pub enum Throttle {
 #[async_trait]
 pub trait Store:
     conversations::ConversationStore
+    + documents::DocumentStore
     + facts::FactStore
     + jobs::JobStore
     + metering::MeteringStore

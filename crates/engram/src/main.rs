@@ -7,6 +7,7 @@ mod components;
 mod config;
 mod datadir;
 mod maintain;
+mod maintain_uploads;
 mod maintenance;
 mod mcp;
 mod serve;
@@ -52,6 +53,8 @@ enum Command {
         /// The run's time instead of now (RFC 3339), e.g. to catch up.
         #[arg(long)]
         at: Option<chrono::DateTime<chrono::Utc>>,
+        #[command(subcommand)]
+        task: Option<MaintainTask>,
     },
     /// Measure the engine (see docs/BENCHMARKS.md).
     Bench {
@@ -94,6 +97,17 @@ enum Command {
         out: Option<std::path::PathBuf>,
         #[command(flatten)]
         server: client::Server,
+    },
+}
+
+#[derive(Subcommand)]
+enum MaintainTask {
+    /// Remove uploads left unfinished for ENGRAM_UPLOAD_ABANDON_AFTER_SECONDS
+    /// (docs/DOCUMENTS.md); finished documents are never touched.
+    Uploads {
+        /// Only count the abandoned uploads.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -164,7 +178,22 @@ fn main() -> std::process::ExitCode {
                 Command::Migrate => maintenance::migrate(&config).await,
                 Command::Backup { out } => maintenance::backup(&config, &out).await,
                 Command::Restore { from } => maintenance::restore(&config, &from).await,
-                Command::Maintain { at } => maintain::run(&config, at).await,
+                Command::Maintain {
+                    task: Some(MaintainTask::Uploads { dry_run }),
+                    ..
+                } => {
+                    // The embedded store serves one process: not beside a server.
+                    let _lock = datadir::lock(&config)?;
+                    let engine = components::engine(&config).await?;
+                    let counts = maintain_uploads::run(&engine, &config, dry_run).await?;
+                    let report: serde_json::Map<String, serde_json::Value> = counts
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v.into()))
+                        .collect();
+                    println!("{}", serde_json::Value::Object(report));
+                    Ok(())
+                }
+                Command::Maintain { at, task: None } => maintain::run(&config, at).await,
                 Command::Bench { what, json } => match what {
                     Bench::Embed { documents, queries } => {
                         bench::embed::run(&config, documents, queries, json)
