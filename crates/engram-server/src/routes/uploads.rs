@@ -156,8 +156,12 @@ pub async fn create(
     params(("id" = String, Path), ("Tus-Resumable" = String, Header, description = "1.0.0")),
     responses(
         (status = 200, description = "Upload-Offset and Upload-Length headers; never cached"),
+        (status = 401, description = "No key, or an unknown one"),
+        (status = 403, description = "The key lacks the read scope"),
         (status = 404, description = "No such upload in the tenant"),
-        (status = 412, description = "Tus-Resumable missing or not 1.0.0")))]
+        (status = 412, description = "Tus-Resumable missing or not 1.0.0"),
+        (status = 429, description = "Rate limited; see Retry-After"),
+        (status = 503, description = "The store cannot serve right now")))]
 pub async fn head(
     Reader(p): Reader,
     State(s): State<AppState>,
