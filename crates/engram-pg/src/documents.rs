@@ -59,6 +59,21 @@ const SELECT_FOR_UPDATE: &str = "SELECT id, filename, title, content_type, user_
      upload_offset, status, chunks, error, created_at, updated_at \
      FROM documents WHERE tenant_id = $1 AND id = $2 FOR UPDATE";
 
+/// Deletes the document's chunks (its memories) in the caller's
+/// transaction; how many.
+async fn delete_chunks(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant_id: &str,
+    id: &str,
+) -> Result<u64> {
+    tx.execute(
+        "DELETE FROM memories WHERE tenant_id = $1 AND session_id = $2",
+        &[&tenant_id, &id],
+    )
+    .await
+    .map_err(db_err)
+}
+
 #[async_trait]
 impl DocumentStore for PgStore {
     async fn create_document(&self, tenant_id: &str, d: &Document) -> Result<()> {
@@ -259,12 +274,7 @@ impl DocumentStore for PgStore {
             if n == 0 {
                 return Ok(false);
             }
-            tx.execute(
-                "DELETE FROM memories WHERE tenant_id = $1 AND session_id = $2",
-                &[&tenant_id, &d.id],
-            )
-            .await
-            .map_err(db_err)?;
+            delete_chunks(tx, tenant_id, &d.id).await?;
             insert_rows(tx, tenant_id, chunks.iter(), db_err).await?;
             Ok(true)
         })
@@ -284,14 +294,7 @@ impl DocumentStore for PgStore {
             if n == 0 {
                 return Ok(None);
             }
-            let chunks = tx
-                .execute(
-                    "DELETE FROM memories WHERE tenant_id = $1 AND session_id = $2",
-                    &[&tenant_id, &id],
-                )
-                .await
-                .map_err(db_err)?;
-            Ok(Some(chunks))
+            Ok(Some(delete_chunks(tx, tenant_id, id).await?))
         })
         .await
     }

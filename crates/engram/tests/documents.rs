@@ -228,6 +228,26 @@ fn an_interrupted_upload_resumes_at_its_offset_and_becomes_searchable_chunks() {
     head(&s, &key, &id).expect(404);
 }
 
+#[test]
+fn an_acknowledged_piece_survives_kill_9_and_the_upload_resumes_after_it() {
+    let work = Workdir::new();
+    let data = work.data("data");
+    let mut s = Server::start_in(&work, &data, Opts::default());
+    let key = s.create_key(&s.create_tenant("crash"), &["read", "write"]);
+    let text = b"Piece one is stored. Piece two arrives after the crash.";
+    let id = create(&s, &key, text.len(), &[("filename", "crash.txt")]);
+    patch(&s, &key, &id, 0, &text[..21], None).expect(204);
+    s.kill();
+    s.restart();
+    assert_eq!(head(&s, &key, &id).header("upload-offset"), Some("21"));
+    patch(&s, &key, &id, 21, &text[21..], Some(&sha256(&text[21..]))).expect(204);
+    assert_eq!(wait_processed(&s, &key, &id)["status"], "ready");
+    assert_eq!(
+        chunks(&s, &key, &id)[0]["content"],
+        std::str::from_utf8(text).unwrap()
+    );
+}
+
 /// A one-page PDF with `text` in Helvetica, its xref offsets computed.
 fn pdf(text: &str) -> Vec<u8> {
     let stream = format!("BT /F1 12 Tf 72 720 Td ({text}) Tj ET");
