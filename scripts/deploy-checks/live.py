@@ -387,6 +387,13 @@ def served(name, docs, dep, c, server, proc, base, env, claims):
                 for m, labels in scrape(text).items():
                     exported_anywhere.setdefault(m, set()).update(labels)
             continue
+        if cj["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "upload-gc":
+            # engram maintain uploads beside the running server (on
+            # PostgreSQL): nothing was uploaded, so nothing is removed.
+            check(r.returncode == 0 and '"uploads_removed":0' in r.stdout,
+                  f"{name}: CronJob/{cj['metadata']['name']} runs the upload GC beside the running server",
+                  f"exit {r.returncode}: {tail(r.stdout + r.stderr)}")
+            continue
         dest = pod.path(bc, "/backup") if any(m["mountPath"] == "/backup" for m in bc.get("volumeMounts", [])) else None
         files = sorted(glob.glob(os.path.join(dest, "engram-*.jsonl.gz"))) if dest else []
         if not check(r.returncode == 0 and len(files) == 1,

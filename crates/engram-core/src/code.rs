@@ -125,6 +125,16 @@ codes! {
         "The request needs an LLM and the server has none: set `ENGRAM_LLM_URL` and `ENGRAM_LLM_MODEL` and restart (docs/LLM.md); everything else works without one.";
     BudgetExceeded = "budget_exceeded", 402, No,
         "A hard budget of the tenant (or of its `X-Project-ID` project) is used up; `detail` names the budget and when it resets. Wait for the reset or ask the admin to raise it (docs/BUDGETS.md).";
+    UploadTooLarge = "upload_too_large", 413, No,
+        "The upload is larger than the server accepts (`ENGRAM_UPLOAD_MAX_BYTES`, shown as `Tus-Max-Size`), or a PATCH would pass its `Upload-Length`; `field` names the header. Split the document or ask the operator to raise the limit.";
+    UnsupportedDocumentType = "unsupported_document_type", 415, No,
+        "The document's type is not one engram can read; `field` names where it came from (`Upload-Metadata` filetype or filename, or `Content-Type` of a PATCH, which must be `application/offset+octet-stream`). Upload text/plain, text/markdown, text/html or application/pdf.";
+    UploadOffsetMismatch = "upload_offset_mismatch", 409, No,
+        "The PATCH's `Upload-Offset` is not where the upload is (or the upload is complete); HEAD the upload for its `Upload-Offset` and resume from there.";
+    ChecksumMismatch = "checksum_mismatch", 460, No,
+        "The PATCH body does not match its `Upload-Checksum`; nothing of it was stored and the offset is unchanged: send the same piece again.";
+    TusVersionUnsupported = "tus_version_unsupported", 412, No,
+        "The `Tus-Resumable` header names a tus version this server does not speak; send `Tus-Resumable: 1.0.0` (OPTIONS /v1/uploads lists `Tus-Version`).";
 }
 
 /// A code is sent as its name.
@@ -217,6 +227,11 @@ mod tests {
                 "internal",
                 "llm_not_configured",
                 "budget_exceeded",
+                "upload_too_large",
+                "unsupported_document_type",
+                "upload_offset_mismatch",
+                "checksum_mismatch",
+                "tus_version_unsupported",
             ]
         );
     }

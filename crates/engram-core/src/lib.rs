@@ -7,9 +7,11 @@
 pub mod bm25;
 pub mod budget;
 pub mod cancel;
+pub mod chunk;
 pub mod code;
 pub mod context;
 pub mod conversation;
+pub mod document;
 pub mod error;
 pub mod fusion;
 pub mod lexical;

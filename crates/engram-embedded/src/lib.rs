@@ -9,6 +9,7 @@
 mod binary;
 mod catalog;
 mod conversations;
+mod documents;
 mod facts;
 mod indexes;
 mod jobs;
@@ -77,9 +78,11 @@ fn open_connection(path: &Path) -> Result<Connection> {
     .map_err(|e| Error::internal(format!("opening {}: {e}", path.display())))?;
     // WAL lets readers run beside the writer; FULL makes every commit durable
     // before it is acknowledged, so a crash loses nothing that was answered.
+    // secure_delete zeroes what a delete frees, so erased text (a user's
+    // memories and documents) is not left readable in free pages.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-         PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;",
+         PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536; PRAGMA secure_delete = ON;",
     )
     .map_err(sql_err)?;
     Ok(conn)

@@ -205,6 +205,30 @@ const MIGRATIONS: &[Migration] = &[
     );
     ",
     ),
+    // documents: uploads (bytes in uploads/<seq>/<id>.part) and the
+    // documents they become (their chunks are memories).
+    Migration::Sql(
+        "
+    CREATE TABLE documents (
+        tenant_id TEXT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        id TEXT NOT NULL,
+        filename TEXT,
+        title TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        user_id TEXT,
+        length INTEGER NOT NULL,
+        upload_offset INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        chunks INTEGER NOT NULL,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX documents_time ON documents(tenant_id, created_at DESC, id DESC);
+    CREATE INDEX documents_user ON documents(tenant_id, user_id) WHERE user_id IS NOT NULL;
+    ",
+    ),
 ];
 
 fn drop_fts_tables(conn: &Connection, _dir: &Path) -> Result<()> {

@@ -117,6 +117,8 @@ impl Inner {
                 .map_err(sql_err)?;
             tx.execute("DELETE FROM imports WHERE tenant_id = ?", [&id])
                 .map_err(sql_err)?;
+            tx.execute("DELETE FROM documents WHERE tenant_id = ?", [&id])
+                .map_err(sql_err)?;
             tx.execute("DELETE FROM api_keys WHERE tenant_id = ?", [&id])
                 .map_err(sql_err)?;
             tx.execute("DELETE FROM index_log WHERE tenant_seq = ?", [seq])
@@ -127,6 +129,7 @@ impl Inner {
             if let Some(v) = self.indexes.get() {
                 v.drop_tenant(seq);
             }
+            crate::documents::remove_tenant_uploads(&self.dir, seq);
             Ok(true)
         })
     }

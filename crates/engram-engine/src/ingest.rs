@@ -367,6 +367,18 @@ impl Engine {
                 "give at least one of user_id, agent_id, session_id (deleting a whole tenant is DELETE /v1/tenants/{id})",
             ));
         }
-        self.store.delete_where(tenant, filter).await
+        // Erasing a user takes the user's documents too: their bytes and
+        // rows, not only the chunks (which carry the user_id).
+        let whole_user = filter.agent_id.is_none()
+            && filter.session_id.is_none()
+            && filter.kind.is_none()
+            && filter.labels.is_empty()
+            && filter.after.is_none()
+            && filter.before.is_none();
+        let mut deleted = 0;
+        if let Some(user) = filter.user_id.as_deref().filter(|_| whole_user) {
+            deleted += self.erase_user_documents(tenant, user).await?;
+        }
+        Ok(deleted + self.store.delete_where(tenant, filter).await?)
     }
 }

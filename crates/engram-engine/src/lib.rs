@@ -12,6 +12,7 @@ mod answer;
 mod auth;
 pub mod budgets;
 pub mod conversations;
+pub mod documents;
 mod facts;
 mod ingest;
 pub mod intelligence;
@@ -99,6 +100,7 @@ pub struct Engine {
     prices: metering::Prices,
     jobs: jobs::Jobs,
     embedding_meter: metering::EmbeddingMeter,
+    documents: documents::DocumentsConfig,
 }
 
 impl Engine {
@@ -124,6 +126,7 @@ impl Engine {
             prices: metering::Prices::default(),
             jobs: jobs::Jobs::default(),
             embedding_meter: metering::EmbeddingMeter::default(),
+            documents: documents::DocumentsConfig::default(),
         })
     }
 

@@ -21,6 +21,7 @@
 //! [`space`] (the embedding space) and [`limiter`].
 
 mod conversations;
+mod documents;
 mod facts;
 mod jobs;
 mod lexical;

@@ -290,6 +290,47 @@ const MIGRATIONS: &[&str] = &[
         USING (tenant_id = current_setting('engram.tenant', true))
         WITH CHECK (tenant_id = current_setting('engram.tenant', true));
     "#,
+    // documents: uploads and the documents they become (chunks are
+    // memories); the bytes as pieces in a table, so every replica reads
+    // and continues any upload (documents.rs).
+    r#"
+    CREATE TABLE documents (
+        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        id text COLLATE "C" NOT NULL,
+        filename text,
+        title text NOT NULL,
+        content_type text NOT NULL,
+        user_id text,
+        length bigint NOT NULL,
+        upload_offset bigint NOT NULL,
+        status text NOT NULL,
+        chunks bigint NOT NULL,
+        error text,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX documents_time ON documents (tenant_id, created_at DESC, id DESC);
+    CREATE INDEX documents_user ON documents (tenant_id, user_id) WHERE user_id IS NOT NULL;
+    CREATE TABLE upload_pieces (
+        tenant_id text COLLATE "C" NOT NULL,
+        document_id text COLLATE "C" NOT NULL,
+        start_offset bigint NOT NULL,
+        bytes bytea NOT NULL,
+        PRIMARY KEY (tenant_id, document_id, start_offset),
+        FOREIGN KEY (tenant_id, document_id) REFERENCES documents (tenant_id, id) ON DELETE CASCADE
+    );
+    ALTER TABLE documents ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE documents FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON documents
+        USING (tenant_id = current_setting('engram.tenant', true))
+        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
+    ALTER TABLE upload_pieces ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE upload_pieces FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON upload_pieces
+        USING (tenant_id = current_setting('engram.tenant', true))
+        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
+    "#,
 ];
 
 pub fn latest_version() -> i32 {

@@ -94,6 +94,7 @@ pub async fn delete(store: &PgStore, id: &str) -> Result<bool> {
                 "lexical_stats",
                 "conversations",
                 "imports",
+                "documents",
             ] {
                 tx.execute(&format!("DELETE FROM {table} WHERE tenant_id = $1"), &[&id])
                     .await

@@ -7,7 +7,8 @@ use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBui
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    admin, console, conversations, facts, jobs, me, memories, ops, retention, retrieval, usage,
+    admin, console, conversations, documents, facts, jobs, me, memories, ops, retention, retrieval,
+    uploads, usage,
 };
 
 #[derive(OpenApi)]
@@ -29,6 +30,8 @@ use crate::routes::{
         usage::usage, usage::set_budget, usage::list_budgets, usage::delete_budget,
         me::me, console::index, console::index_slash, console::file,
         retention::set, retention::get, retention::delete,
+        uploads::options, uploads::create, uploads::head, uploads::patch, uploads::terminate,
+        documents::list, documents::get, documents::delete,
     ),
     modifiers(&BearerKeys, &ProblemResponses),
     tags(
@@ -36,6 +39,7 @@ use crate::routes::{
         (name = "retrieval", description = "Search and context assembly"),
         (name = "conversations", description = "Threads of messages (each a memory), folders, import and export"),
         (name = "jobs", description = "Background jobs (docs/JOBS.md)"),
+        (name = "documents", description = "Resumable uploads (tus 1.0) and the documents they become (docs/DOCUMENTS.md)"),
         (name = "usage", description = "LLM and embedding usage (docs/BUDGETS.md)"),
         (name = "admin", description = "Tenants and keys (admin key)"),
         (name = "operations", description = "Health, readiness, metrics, the calling key"),

@@ -15,6 +15,7 @@
 
 pub mod backup;
 pub mod conversations;
+pub mod documents;
 pub mod facts;
 pub mod jobs;
 #[cfg(feature = "testing")]
@@ -179,6 +180,7 @@ pub enum Throttle {
 #[async_trait]
 pub trait Store:
     conversations::ConversationStore
+    + documents::DocumentStore
     + facts::FactStore
     + jobs::JobStore
     + maintenance::LeaseStore

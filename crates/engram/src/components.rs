@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use engram_embed::{Embedder, HttpEmbedder, HttpFlavor, OnnxEmbedder, Reranker, TokenCounter};
 use engram_embedded::EmbeddedStore;
 use engram_engine::Engine;
+use engram_engine::documents::DocumentsConfig;
 use engram_engine::jobs::JobsConfig;
 use engram_engine::llm_client::{Backoff, Llm, OpenAiLlm, OpenAiLlmConfig};
 use engram_pg::PgStore;
@@ -161,6 +162,12 @@ pub async fn engine(c: &Config) -> anyhow::Result<Arc<Engine>> {
         ..JobsConfig::default()
     };
     Ok(Arc::new(
-        engine.with_prices(c.prices.clone()).with_jobs_config(jobs),
+        engine
+            .with_prices(c.prices.clone())
+            .with_jobs_config(jobs)
+            .with_documents_config(DocumentsConfig {
+                max_bytes: c.upload_max_bytes,
+                ..DocumentsConfig::default()
+            }),
     ))
 }

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod console;
 pub mod conversations;
+pub mod documents;
 pub mod facts;
 pub mod jobs;
 pub mod me;
@@ -10,11 +11,12 @@ pub mod memories;
 pub mod ops;
 pub mod retention;
 pub mod retrieval;
+pub mod uploads;
 pub mod usage;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, head, options, post, put};
 
 use crate::AppState;
 
@@ -103,4 +105,24 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/import/{id}", get(conversations::import_job))
         .route("/v1/answer", post(retrieval::answer))
+        // tus uploads: a PATCH body is bounded by what the upload can
+        // still take (ENGRAM_UPLOAD_MAX_BYTES), not the body limit.
+        .route(
+            "/v1/uploads",
+            options(uploads::options)
+                .post(uploads::create)
+                .layer(axum::middleware::map_response(uploads::tus_headers)),
+        )
+        .route(
+            "/v1/uploads/{id}",
+            head(uploads::head)
+                .patch(uploads::patch)
+                .delete(uploads::terminate)
+                .layer(axum::middleware::map_response(uploads::tus_headers)),
+        )
+        .route("/v1/documents", get(documents::list))
+        .route(
+            "/v1/documents/{id}",
+            get(documents::get).delete(documents::delete),
+        )
 }

@@ -162,6 +162,14 @@ pub struct Config {
         default_value_t = 600
     )]
     pub maintain_min_interval_seconds: u64,
+    /// Largest document upload accepted, in bytes (413 above it; sent as
+    /// `Tus-Max-Size`)
+    #[arg(long, env = "ENGRAM_UPLOAD_MAX_BYTES", default_value_t = 25 * 1024 * 1024, value_parser = at_least(1u64))]
+    pub upload_max_bytes: u64,
+    /// Seconds an unfinished upload may go without receiving a byte before
+    /// `engram maintain uploads` removes it as abandoned
+    #[arg(long, env = "ENGRAM_UPLOAD_ABANDON_AFTER_SECONDS", default_value_t = 24 * 3600)]
+    pub upload_abandon_after_seconds: u64,
     #[command(flatten)]
     tuning: Tuning,
     /// The `[retrieval]` table of engram.toml with `tuning` applied.

@@ -9,6 +9,7 @@
 mod once;
 mod retention;
 mod summaries;
+mod uploads;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -49,9 +50,10 @@ macro_rules! task {
 }
 
 /// Every task, in the order `engram maintain` runs them: retention first,
-/// so nothing is summarized that is about to go.
+/// so nothing is summarized that is about to go; abandoned uploads next.
 pub const TASKS: &[Task] = &[
     task!("retention", retention::run),
+    task!("uploads", uploads::run),
     Task {
         name: "summaries",
         needs_llm: true,

@@ -63,6 +63,10 @@ label value.
 {{- printf "%s-maintain" (include "engram.fullname" . | trunc 45 | trimSuffix "-") }}
 {{- end }}
 
+{{- define "engram.uploadGcName" -}}
+{{- printf "%s-upload-gc" (include "engram.fullname" . | trunc 42 | trimSuffix "-") }}
+{{- end }}
+
 {{- define "engram.backupName" -}}
 {{- printf "%s-backup" (include "engram.fullname" . | trunc 45 | trimSuffix "-") }}
 {{- end }}
@@ -247,6 +251,9 @@ Checks that stop a broken configuration at install time.
 {{- end }}
 {{- if and (not $db) .Values.maintain.enabled }}
 {{- fail "engram: maintain.enabled needs a database. The embedded store's data directory is held by the server: set postgresql.url or postgresql.existingSecret (PostgreSQL + pgvector), or run `engram maintain` in the server's pod." }}
+{{- end }}
+{{- if and (not $db) .Values.uploadGc.enabled }}
+{{- fail "engram: uploadGc.enabled needs a database. The embedded store's data directory is held by the server: set postgresql.url or postgresql.existingSecret (PostgreSQL + pgvector), or run `engram maintain uploads` while the server is stopped." }}
 {{- end }}
 {{- if and .Values.maintain.enabled (not .Values.maintain.llm.url) }}
 {{- fail "engram: maintain.enabled needs an LLM: set maintain.llm.url (an OpenAI-compatible API) and maintain.llm.model" }}
