@@ -125,6 +125,8 @@ codes! {
         "The request needs an LLM and the server has none: set `ENGRAM_LLM_URL` and `ENGRAM_LLM_MODEL` and restart (docs/LLM.md); everything else works without one.";
     BudgetExceeded = "budget_exceeded", 402, No,
         "A hard budget of the tenant (or of its `X-Project-ID` project) is used up; `detail` names the budget and when it resets. Wait for the reset or ask the admin to raise it (docs/BUDGETS.md).";
+    EntityNotMerged = "entity_not_merged", 409, No,
+        "The entity was not merged into another, so there is no merge to undo; `GET /v1/entities/{id}` lists under `merged` the entities merged into it, each of which can be unmerged.";
 }
 
 /// A code is sent as its name.

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::graph::GraphExpansion;
 use crate::memory::{Kind, validate_id};
 use crate::{Error, Memory, Result};
 
@@ -375,6 +376,11 @@ pub struct SearchRequest {
     /// default).
     #[serde(default)]
     pub include_archived: bool,
+    /// Also bring in the memories linked through the knowledge graph to
+    /// the query's entities and their neighbours, fused with the hybrid
+    /// ranking (docs/GRAPH.md); e.g. `{"depth": 1}`.
+    #[serde(default)]
+    pub graph: Option<GraphExpansion>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -398,6 +404,10 @@ pub struct ContextRequest {
     /// default).
     #[serde(default)]
     pub include_archived: bool,
+    /// As in a search: also draw on the memories linked through the
+    /// knowledge graph (docs/GRAPH.md).
+    #[serde(default)]
+    pub graph: Option<GraphExpansion>,
 }
 
 pub fn validate_query(q: &str) -> Result<()> {
@@ -417,6 +427,9 @@ impl SearchRequest {
     pub fn validate(&self) -> Result<()> {
         validate_query(&self.query)?;
         validate_limit(self.limit(), MAX_SEARCH_LIMIT, "limit")?;
+        if let Some(g) = &self.graph {
+            g.validate()?;
+        }
         self.filters.validate("filters.")
     }
 
@@ -429,6 +442,9 @@ impl ContextRequest {
     pub fn validate(&self) -> Result<()> {
         validate_query(&self.query)?;
         validate_limit(self.token_budget(), MAX_TOKEN_BUDGET, "token_budget")?;
+        if let Some(g) = &self.graph {
+            g.validate()?;
+        }
         self.filters.validate("filters.")
     }
 

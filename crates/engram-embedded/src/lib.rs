@@ -10,6 +10,7 @@ mod binary;
 mod catalog;
 mod conversations;
 mod facts;
+mod graph;
 mod indexes;
 mod jobs;
 mod memories;

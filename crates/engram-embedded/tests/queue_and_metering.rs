@@ -1,5 +1,5 @@
-//! The embedded store's job queue and metering against the contracts
-//! every backend meets.
+//! The embedded store's job queue, metering and knowledge graph against
+//! the contracts every backend meets.
 
 use engram_embedded::EmbeddedStore;
 
@@ -15,4 +15,11 @@ async fn metering_meets_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(dir.path()).unwrap();
     engram_store::metering_conformance::metering_contract(&store).await;
+}
+
+#[tokio::test]
+async fn the_graph_meets_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    engram_store::graph_conformance::graph_contract(&store).await;
 }

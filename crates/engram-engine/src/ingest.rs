@@ -156,7 +156,8 @@ impl Engine {
             InsertOutcome::Inserted => {
                 let memory = records.remove(0).memory;
                 let inferred: &[&Memory] = if infer { &[&memory] } else { &[] };
-                let jobs = self.queue_inference(tenant, project, inferred).await?;
+                let mut jobs = self.queue_inference(tenant, project, inferred).await?;
+                jobs.extend(self.queue_graph(tenant, project, &[&memory]).await?);
                 Ok(Added {
                     memory,
                     replayed: false,
@@ -243,7 +244,9 @@ impl Engine {
             .filter(|(_, i)| *i)
             .map(|(r, _)| &r.memory)
             .collect();
-        let jobs = self.queue_inference(tenant, project, &inferred).await?;
+        let mut jobs = self.queue_inference(tenant, project, &inferred).await?;
+        let written: Vec<&Memory> = records.iter().map(|r| &r.memory).collect();
+        jobs.extend(self.queue_graph(tenant, project, &written).await?);
         Ok((ids, jobs))
     }
 
@@ -321,6 +324,13 @@ impl Engine {
                 "give at least one of user_id, agent_id, session_id (deleting a whole tenant is DELETE /v1/tenants/{id})",
             ));
         }
-        self.store.delete_where(tenant, filter).await
+        let deleted = self.store.delete_where(tenant, filter).await?;
+        // Erasing a user (and only then: a session's memories are not
+        // the user's whole graph) erases the entities and relations found
+        // in their memories.
+        if let (Some(user), None, None) = (&filter.user_id, &filter.agent_id, &filter.session_id) {
+            self.store.delete_user_graph(tenant, user).await?;
+        }
+        Ok(deleted)
     }
 }

@@ -13,6 +13,7 @@ mod auth;
 pub mod budgets;
 pub mod conversations;
 mod facts;
+pub mod graph;
 mod ingest;
 pub mod intelligence;
 pub mod jobs;
@@ -98,6 +99,7 @@ pub struct Engine {
     prices: metering::Prices,
     jobs: jobs::Jobs,
     embedding_meter: metering::EmbeddingMeter,
+    graph: graph::GraphConfig,
 }
 
 impl Engine {
@@ -123,6 +125,7 @@ impl Engine {
             prices: metering::Prices::default(),
             jobs: jobs::Jobs::default(),
             embedding_meter: metering::EmbeddingMeter::default(),
+            graph: graph::GraphConfig::default(),
         })
     }
 

@@ -47,15 +47,17 @@ impl Engine {
                 ));
             }
         }
+        let filter = valid_at(&req.filters, req.as_of);
         let ranked = self
-            .retrieve(
+            .retrieve_with_graph(
                 tenant,
                 &req.query,
                 req.mode,
-                &valid_at(&req.filters, req.as_of),
+                &filter,
                 req.include_archived,
                 req.limit(),
                 req.embedding.clone(),
+                req.graph.map(|g| g.depth()),
             )
             .await?;
         let took = start.elapsed();
@@ -77,7 +79,7 @@ impl Engine {
         req.validate()?;
         let filter = valid_at(&req.filters, req.as_of);
         let mut ranked = self
-            .retrieve(
+            .retrieve_with_graph(
                 tenant,
                 &req.query,
                 SearchMode::Hybrid,
@@ -85,6 +87,7 @@ impl Engine {
                 req.include_archived,
                 CONTEXT_CANDIDATES,
                 None,
+                req.graph.map(|g| g.depth()),
             )
             .await?;
         if req.lead_with_summary {

@@ -22,6 +22,7 @@
 
 mod conversations;
 mod facts;
+mod graph;
 mod jobs;
 mod lexical;
 mod limiter;

@@ -94,6 +94,10 @@ pub async fn delete(store: &PgStore, id: &str) -> Result<bool> {
                 "lexical_stats",
                 "conversations",
                 "imports",
+                "entity_keys",
+                "entity_mentions",
+                "relations",
+                "entities",
             ] {
                 tx.execute(&format!("DELETE FROM {table} WHERE tenant_id = $1"), &[&id])
                     .await

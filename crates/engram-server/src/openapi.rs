@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, conversations, facts, jobs, memories, ops, retrieval, usage};
+use crate::routes::{admin, conversations, facts, graph, jobs, memories, ops, retrieval, usage};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,6 +25,7 @@ use crate::routes::{admin, conversations, facts, jobs, memories, ops, retrieval,
         conversations::folders, conversations::import, conversations::import_job,
         jobs::get, jobs::reembed,
         usage::usage, usage::set_budget, usage::list_budgets, usage::delete_budget,
+        graph::list, graph::get, graph::neighbors, graph::relations, graph::delete, graph::unmerge,
     ),
     modifiers(&BearerKeys, &ProblemResponses),
     tags(
@@ -32,6 +33,7 @@ use crate::routes::{admin, conversations, facts, jobs, memories, ops, retrieval,
         (name = "retrieval", description = "Search and context assembly"),
         (name = "conversations", description = "Threads of messages (each a memory), folders, import and export"),
         (name = "jobs", description = "Background jobs (docs/JOBS.md)"),
+        (name = "graph", description = "Knowledge graph: entities and relations (docs/GRAPH.md)"),
         (name = "usage", description = "LLM and embedding usage (docs/BUDGETS.md)"),
         (name = "admin", description = "Tenants and keys (admin key)"),
         (name = "operations", description = "Health, readiness, metrics"),

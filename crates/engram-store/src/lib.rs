@@ -16,6 +16,9 @@
 pub mod backup;
 pub mod conversations;
 pub mod facts;
+pub mod graph;
+#[cfg(feature = "testing")]
+pub mod graph_conformance;
 pub mod jobs;
 #[cfg(feature = "testing")]
 pub mod jobs_conformance;
@@ -158,6 +161,7 @@ pub enum Throttle {
 pub trait Store:
     conversations::ConversationStore
     + facts::FactStore
+    + graph::GraphStore
     + jobs::JobStore
     + metering::MeteringStore
     + Send

@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use engram_embed::{Embedder, HttpEmbedder, HttpFlavor, OnnxEmbedder, Reranker, TokenCounter};
 use engram_embedded::EmbeddedStore;
 use engram_engine::Engine;
+use engram_engine::graph::GraphConfig;
 use engram_engine::jobs::JobsConfig;
 use engram_engine::llm_client::{Backoff, Llm, OpenAiLlm, OpenAiLlmConfig};
 use engram_pg::PgStore;
@@ -160,7 +161,14 @@ pub async fn engine(c: &Config) -> anyhow::Result<Arc<Engine>> {
         retention: Duration::from_secs(c.job_retention_days.saturating_mul(24 * 3600)),
         ..JobsConfig::default()
     };
+    let graph = GraphConfig {
+        mode: c.graph,
+        merge_similarity: c.graph_merge_similarity,
+    };
     Ok(Arc::new(
-        engine.with_prices(c.prices.clone()).with_jobs_config(jobs),
+        engine
+            .with_prices(c.prices.clone())
+            .with_jobs_config(jobs)
+            .with_graph(graph),
     ))
 }

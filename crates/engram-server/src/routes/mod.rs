@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod conversations;
 pub mod facts;
+pub mod graph;
 pub mod jobs;
 pub mod memories;
 pub mod ops;
@@ -90,4 +91,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v1/import/{id}", get(conversations::import_job))
         .route("/v1/answer", post(retrieval::answer))
+        .route("/v1/entities", get(graph::list))
+        .route("/v1/entities/{id}", get(graph::get).delete(graph::delete))
+        .route("/v1/entities/{id}/neighbors", get(graph::neighbors))
+        .route("/v1/entities/{id}/relations", get(graph::relations))
+        .route("/v1/entities/{id}/unmerge", post(graph::unmerge))
 }

@@ -187,6 +187,7 @@ pub async fn run(
             embedding: with_vector.then_some(vector),
             as_of: None,
             include_archived: false,
+            graph: None,
         }
     };
     let mut lat = Vec::with_capacity(queries);
