@@ -219,6 +219,7 @@ mod tests {
                 "internal",
                 "llm_not_configured",
                 "budget_exceeded",
+                "entity_not_merged",
             ]
         );
     }

@@ -199,8 +199,11 @@ pub async fn graph_contract(store: &dyn Store) {
         .add_relation(&t, &relation(&ann, "lives_in", &porto, moved_at), true)
         .await
         .unwrap();
-    assert_eq!(moved.closed, [first.id.clone()]);
-    let all = store.relations_of(&t, &[lisbon.clone()]).await.unwrap();
+    assert_eq!(moved.closed, std::slice::from_ref(&first.id));
+    let all = store
+        .relations_of(&t, std::slice::from_ref(&lisbon))
+        .await
+        .unwrap();
     assert_eq!(all.len(), 1);
     let mut sources = all[0].sources.clone();
     sources.sort();
@@ -237,7 +240,10 @@ pub async fn graph_contract(store: &dyn Store) {
         )
         .await
         .unwrap();
-    let mut m = store.mentioning(&t, &[bob.clone()], 10).await.unwrap();
+    let mut m = store
+        .mentioning(&t, std::slice::from_ref(&bob), 10)
+        .await
+        .unwrap();
     m.sort();
     assert_eq!(m, ["m1", "m2"]);
 
@@ -259,14 +265,14 @@ pub async fn graph_contract(store: &dyn Store) {
     );
     assert!(
         store
-            .relations_of(&other, &[ann.clone()])
+            .relations_of(&other, std::slice::from_ref(&ann))
             .await
             .unwrap()
             .is_empty()
     );
     assert!(
         store
-            .mentioning(&other, &[bob.clone()], 10)
+            .mentioning(&other, std::slice::from_ref(&bob), 10)
             .await
             .unwrap()
             .is_empty()
@@ -287,19 +293,23 @@ pub async fn graph_contract(store: &dyn Store) {
     assert_eq!(store.get_entity(&t, &eve).await.unwrap(), None);
     assert!(
         store
-            .relations_of(&t, &[fay.clone()])
+            .relations_of(&t, std::slice::from_ref(&fay))
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
-        store.relations_of(&t, &[cid.clone()]).await.unwrap().len(),
+        store
+            .relations_of(&t, std::slice::from_ref(&cid))
+            .await
+            .unwrap()
+            .len(),
         1,
         "cid - dan stays"
     );
     assert!(
         store
-            .mentioning(&t, &[bob.clone()], 10)
+            .mentioning(&t, std::slice::from_ref(&bob), 10)
             .await
             .unwrap()
             .is_empty()

@@ -36,7 +36,7 @@ const MAX_KEYS: usize = 96;
 const RRF_K: f32 = 60.0;
 /// The graph list's weight against the hybrid ranking's 1: measured on
 /// LoCoMo dev (docs/BENCHMARKS.md).
-const GRAPH_WEIGHT: f32 = 0.5;
+const GRAPH_WEIGHT: f32 = 0.25;
 
 /// The name keys a query may contain: each run of one to three words,
 /// and each name the LLM-free pass finds in it.

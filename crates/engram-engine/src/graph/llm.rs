@@ -27,9 +27,11 @@ entities the messages mention (people, places, organizations, pets, products, ev
 type (person, place, organization, pet, product, event or thing), and the relations the messages \
 state between two of them as subject, predicate, object. Predicates are short snake_case verbs \
 such as lives_in, works_at, sister_of, friend_of, likes, visited, owns. Name the speaker as \
-given after \"Person:\". Set single_valued to true when the subject holds one object of the \
-predicate at a time (lives_in, works_at, married_to). Ignore greetings and small talk. Answer \
-with JSON only.";
+given after \"Person:\". The subject is who or what the predicate is about: \
+Person: Ann, message \"I moved to Oslo\" -> {\"subject\": \"Ann\", \"predicate\": \"lives_in\", \
+\"object\": \"Oslo\", \"single_valued\": true}. Set single_valued to true when the subject holds \
+one object of the predicate at a time (lives_in, works_at, married_to). Ignore greetings and \
+small talk. Answer with JSON only.";
 
 pub static GRAPH_SCHEMA: LazyLock<Value> = LazyLock::new(|| {
     json!({
