@@ -6,20 +6,10 @@
 
 use chrono::{Duration, Utc};
 use engram_core::graph::{Entity, EntityQuery, Relation};
-use engram_core::tenant::Tenant;
 
 use crate::Store;
 use crate::graph::{NewEntity, Reached, UserScope};
-
-async fn tenant(store: &dyn Store, name: &str) -> String {
-    let t = Tenant {
-        id: uuid::Uuid::now_v7().to_string(),
-        name: format!("{name}-{}", uuid::Uuid::now_v7()),
-        created_at: Utc::now(),
-    };
-    store.create_tenant(&t).await.expect("create tenant");
-    t.id
-}
+use crate::jobs_conformance::tenant;
 
 fn unit(i: usize) -> Vec<f32> {
     let mut v = vec![0.0; 4];

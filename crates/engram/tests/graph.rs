@@ -10,28 +10,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Opts, Server};
 use serde_json::{Value, json};
-
-#[track_caller]
-fn done(s: &Server, key: &str, id: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let job = s.get(&format!("/v1/jobs/{id}"), key).expect(200).clone();
-        match job["status"].as_str() {
-            Some("done") => return job,
-            Some("dead") => panic!("job {id} died: {job}"),
-            _ => {}
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "job {id} not done: {job}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 /// Writes a batch and waits for its graph job; returns the memory ids.
 #[track_caller]
@@ -40,7 +22,7 @@ fn write(s: &Server, key: &str, items: Value) -> Vec<String> {
     let body = r.expect(201).clone();
     let jobs = body["jobs"].as_array().expect("jobs").clone();
     assert_eq!(jobs.len(), 1, "the graph job: {body}");
-    let job = done(s, key, jobs[0].as_str().unwrap());
+    let job = s.job_done(key, jobs[0].as_str().unwrap(), Duration::from_secs(120));
     assert_eq!(job["kind"], json!("graph"));
     body["ids"]
         .as_array()

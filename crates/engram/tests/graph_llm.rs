@@ -7,28 +7,10 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Opts, Server, llm_url};
 use serde_json::{Value, json};
-
-#[track_caller]
-fn finished(s: &Server, key: &str, id: &str) -> Value {
-    let start = Instant::now();
-    loop {
-        let job = s.get(&format!("/v1/jobs/{id}"), key).expect(200).clone();
-        match job["status"].as_str() {
-            Some("done") => return job,
-            Some("dead") => panic!("job {id} died: {job}"),
-            _ => {}
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(900),
-            "job {id} not done after 15 minutes: {job}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
 
 /// Writes one message of alice and waits for its graph job.
 #[track_caller]
@@ -40,7 +22,7 @@ fn say(s: &Server, key: &str, content: &str, at: &str) -> Value {
     );
     r.expect(201);
     let job = r.header("engram-jobs").expect("the graph job").to_string();
-    let done = finished(s, key, &job);
+    let done = s.job_done(key, &job, Duration::from_secs(900));
     assert_eq!(done["kind"], json!("graph"));
     done
 }
@@ -148,6 +130,12 @@ fn a_chat_yields_a_relation_that_a_later_move_closes() {
         "what held in February: {then}"
     );
     // The calls were metered.
-    let usage = s.get("/v1/usage", &key).expect(200).clone();
-    assert!(usage.to_string().contains("graph"), "{usage}");
+    let usage = s.get("/v1/usage?group_by=kind", &key).expect(200).clone();
+    let graph = usage["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["group"] == json!("graph"))
+        .unwrap_or_else(|| panic!("{usage}"));
+    assert!(graph["calls"].as_u64().unwrap() >= 2, "{usage}");
 }

@@ -700,11 +700,7 @@ fn graph_tools_look_up_entities_and_their_relations() {
     );
     r.expect(201);
     let job = r.header("engram-jobs").expect("the graph job").to_string();
-    let start = std::time::Instant::now();
-    while s.get(&format!("/v1/jobs/{job}"), &key).expect(200)["status"] != json!("done") {
-        assert!(start.elapsed() < std::time::Duration::from_secs(60));
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    s.job_done(&key, &job, std::time::Duration::from_secs(60));
     let id = s.get("/v1/entities?name=carol", &key).expect(200)["items"][0]["id"]
         .as_str()
         .unwrap()

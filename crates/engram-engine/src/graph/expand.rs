@@ -8,7 +8,6 @@
 //! enter the results.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use chrono::Utc;
 
@@ -147,19 +146,9 @@ impl Engine {
                 )
                 .await;
         };
-        let qvec = match (mode, supplied) {
-            (SearchMode::Keyword, _) => None,
-            (_, Some(mut v)) => {
-                engram_embed::normalize(&mut v);
-                Some(v)
-            }
-            (_, None) => {
-                let start = Instant::now();
-                let v = self.embed_query(query, &Cancel::new()).await?;
-                self.meter_embedding(tenant, self.embedding_tokens(&[query]), start.elapsed());
-                Some(v)
-            }
-        };
+        let qvec = self
+            .query_vector(tenant, query, mode, supplied, &Cancel::new())
+            .await?;
         let (hybrid, linked) = tokio::try_join!(
             self.retrieve(
                 tenant,

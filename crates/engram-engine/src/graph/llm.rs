@@ -18,7 +18,10 @@ use engram_core::{Memory, Result};
 use engram_llm::Prompt;
 
 use super::resolve::GENERIC;
+// As for facts: a few messages a call, so the answer (~30 tokens an
+// entity or relation) fits its output budget.
 use crate::Engine;
+use crate::intelligence::extract::{MAX_TOKENS, MESSAGES_PER_CALL};
 
 pub const GRAPH_PROMPT: &str = "graph";
 pub const GRAPH_VERSION: u32 = 1;
@@ -66,10 +69,6 @@ pub static GRAPH_SCHEMA: LazyLock<Value> = LazyLock::new(|| {
     })
 });
 
-/// Messages one call reads: as for facts, a few, so the answer fits
-/// its output budget (~30 tokens an entity or relation).
-const MESSAGES_PER_CALL: usize = 6;
-const MAX_TOKENS: u32 = 400;
 /// Entities and relations kept from one answer.
 const MAX_ITEMS: usize = 16;
 const MAX_TYPE_CHARS: usize = 40;
