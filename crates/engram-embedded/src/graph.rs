@@ -318,11 +318,7 @@ impl Inner {
                  AND k.key LIKE ? ESCAPE '\\' AND (k.entity_id = e.id OR k.entity_id IN \
                  (SELECT m.id FROM entities m WHERE m.tenant_id = e.tenant_id AND m.merged_into = e.id)))",
             );
-            let escaped = name
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            values.push(Value::Text(format!("%{escaped}%")));
+            values.push(Value::Text(crate::conversations::contains_pattern(name)));
         }
         sql.push_str(" ORDER BY e.id LIMIT ?");
         values.push(Value::Integer(q.limit as i64));

@@ -258,10 +258,7 @@ impl GraphStore for PgStore {
             bind(&mut sql, " AND e.id > $", Box::new(after.clone()));
         }
         if let Some(name) = &q.name {
-            let escaped = name
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
+            let escaped = crate::conversations::literal_like(name);
             bind(
                 &mut sql,
                 " AND EXISTS (SELECT 1 FROM entity_keys k WHERE k.tenant_id = e.tenant_id \
