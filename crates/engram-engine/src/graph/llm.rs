@@ -87,6 +87,9 @@ pub struct GraphExtraction {
     pub ignored: usize,
     /// Calls whose answer held no JSON object.
     pub unparsed: usize,
+    /// Relations written with a place or an organization as subject and a
+    /// person as object, turned the right way round.
+    pub reversed: usize,
     pub input_tokens: u64,
     pub output_tokens: u64,
     pub messages: usize,
@@ -195,8 +198,13 @@ impl Engine {
         let (entities, relations) = (list("entities"), list("relations"));
         report.ignored += entities.len().saturating_sub(MAX_ITEMS);
         report.ignored += relations.len().saturating_sub(MAX_ITEMS);
-        // Name key -> entity id, for the relations' ends.
+        // Name key -> entity id, for the relations' ends, and -> the type
+        // the answer gave it.
         let mut ids: HashMap<String, String> = HashMap::new();
+        let types: HashMap<String, String> = entities
+            .iter()
+            .filter_map(|e| Some((name_key(text(e, "name")?), entity_type(e))))
+            .collect();
         let mut links = Vec::new();
         let sources: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
         for item in entities.iter().take(MAX_ITEMS) {
@@ -245,6 +253,18 @@ impl Engine {
                 report.ignored += 1;
                 continue;
             }
+            // A small model sometimes writes the relation backwards
+            // ("Porto lives_in Alice"): a place or an organization is not
+            // the subject of what a person does.
+            let kind = |n: &str| types.get(&name_key(n)).map(String::as_str);
+            let (subject, object) = if matches!(kind(subject), Some("place" | "organization"))
+                && kind(object) == Some("person")
+            {
+                report.reversed += 1;
+                (object, subject)
+            } else {
+                (subject, object)
+            };
             let mut ends = Vec::with_capacity(2);
             for name in [subject, object] {
                 let key = name_key(name);
