@@ -116,6 +116,22 @@ fn entity_type(v: &Value) -> String {
     }
 }
 
+/// The relation's ends the right way round, and whether they were
+/// swapped: a small model sometimes writes "Porto lives_in Alice", and a
+/// place or an organization is not the subject of what a person does.
+fn oriented<'a>(
+    subject: &'a str,
+    object: &'a str,
+    types: &HashMap<String, String>,
+) -> (&'a str, &'a str, bool) {
+    let kind = |n: &str| types.get(&name_key(n)).map(String::as_str);
+    if matches!(kind(subject), Some("place" | "organization")) && kind(object) == Some("person") {
+        (object, subject, true)
+    } else {
+        (subject, object, false)
+    }
+}
+
 impl Engine {
     /// Extracts entities and relations from the memories `ids` (those that
     /// still exist), one call per few messages of one user.
@@ -253,18 +269,8 @@ impl Engine {
                 report.ignored += 1;
                 continue;
             }
-            // A small model sometimes writes the relation backwards
-            // ("Porto lives_in Alice"): a place or an organization is not
-            // the subject of what a person does.
-            let kind = |n: &str| types.get(&name_key(n)).map(String::as_str);
-            let (subject, object) = if matches!(kind(subject), Some("place" | "organization"))
-                && kind(object) == Some("person")
-            {
-                report.reversed += 1;
-                (object, subject)
-            } else {
-                (subject, object)
-            };
+            let (subject, object, reversed) = oriented(subject, object, &types);
+            report.reversed += usize::from(reversed);
             let mut ends = Vec::with_capacity(2);
             for name in [subject, object] {
                 let key = name_key(name);
@@ -308,5 +314,26 @@ impl Engine {
         }
         report.answers.push(answer);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_place_living_in_a_person_is_turned_round() {
+        let types: HashMap<String, String> = [("alice", "person"), ("porto", "place")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into();
+        assert_eq!(oriented("Porto", "alice", &types), ("alice", "Porto", true));
+        assert_eq!(
+            oriented("Alice", "Porto", &types),
+            ("Alice", "Porto", false)
+        );
+        assert_eq!(
+            oriented("Porto", "Lisbon", &types),
+            ("Porto", "Lisbon", false)
+        );
     }
 }
