@@ -135,6 +135,8 @@ codes! {
         "The PATCH body does not match its `Upload-Checksum`; nothing of it was stored and the offset is unchanged: send the same piece again.";
     TusVersionUnsupported = "tus_version_unsupported", 412, No,
         "The `Tus-Resumable` header names a tus version this server does not speak; send `Tus-Resumable: 1.0.0` (OPTIONS /v1/uploads lists `Tus-Version`).";
+    EntityNotMerged = "entity_not_merged", 409, No,
+        "The entity was not merged into another, so there is no merge to undo; `GET /v1/entities/{id}` lists under `merged` the entities merged into it, each of which can be unmerged.";
 }
 
 /// A code is sent as its name.
@@ -232,6 +234,7 @@ mod tests {
                 "upload_offset_mismatch",
                 "checksum_mismatch",
                 "tus_version_unsupported",
+                "entity_not_merged",
             ]
         );
     }

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::graph::GraphExpansion;
 use crate::memory::{Kind, validate_id};
 use crate::{Error, Memory, Result};
 
@@ -379,6 +380,11 @@ pub struct SearchRequest {
     /// its score, for tuning a query (and the console's playground).
     #[serde(default)]
     pub explain: bool,
+    /// Also bring in the memories linked through the knowledge graph to
+    /// the query's entities and their neighbours, fused with the hybrid
+    /// ranking (docs/GRAPH.md); e.g. `{"depth": 1}`.
+    #[serde(default)]
+    pub graph: Option<GraphExpansion>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -402,6 +408,10 @@ pub struct ContextRequest {
     /// default).
     #[serde(default)]
     pub include_archived: bool,
+    /// As in a search: also draw on the memories linked through the
+    /// knowledge graph (docs/GRAPH.md).
+    #[serde(default)]
+    pub graph: Option<GraphExpansion>,
 }
 
 pub fn validate_query(q: &str) -> Result<()> {
@@ -421,6 +431,9 @@ impl SearchRequest {
     pub fn validate(&self) -> Result<()> {
         validate_query(&self.query)?;
         validate_limit(self.limit(), MAX_SEARCH_LIMIT, "limit")?;
+        if let Some(g) = &self.graph {
+            g.validate()?;
+        }
         self.filters.validate("filters.")
     }
 
@@ -433,6 +446,9 @@ impl ContextRequest {
     pub fn validate(&self) -> Result<()> {
         validate_query(&self.query)?;
         validate_limit(self.token_budget(), MAX_TOKEN_BUDGET, "token_budget")?;
+        if let Some(g) = &self.graph {
+            g.validate()?;
+        }
         self.filters.validate("filters.")
     }
 
@@ -464,7 +480,8 @@ pub struct ScoreExplain {
     pub vector: Option<f32>,
     /// The first-stage score: the mode's signal (both fused, in hybrid)
     /// plus the importance, recency and pin boosts. `score` differs from it
-    /// only when the cross-encoder re-scored the result.
+    /// only when the cross-encoder re-scored the result or a graph
+    /// expansion fused it with the graph's ranking (docs/GRAPH.md).
     pub fused: f32,
 }
 

@@ -99,7 +99,7 @@ fn conversation_exists(c: &Connection, tenant_id: &str, id: &str) -> Result<bool
 }
 
 /// `LIKE` text matching `s` literally, anywhere.
-fn contains_pattern(s: &str) -> String {
+pub(crate) fn contains_pattern(s: &str) -> String {
     let escaped = s
         .replace('\\', "\\\\")
         .replace('%', "\\%")

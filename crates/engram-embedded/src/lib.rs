@@ -11,6 +11,7 @@ mod catalog;
 mod conversations;
 mod documents;
 mod facts;
+mod graph;
 mod indexes;
 mod jobs;
 mod lifecycle;

@@ -229,6 +229,60 @@ const MIGRATIONS: &[Migration] = &[
     CREATE INDEX documents_user ON documents(tenant_id, user_id) WHERE user_id IS NOT NULL;
     ",
     ),
+    // the knowledge graph (docs/GRAPH.md): entities (a merged one kept,
+    // pointing at its canonical entity, so a merge can be undone), the
+    // name keys they are found by, the memories mentioning them, and
+    // relations over time.
+    Migration::Sql(
+        "
+    CREATE TABLE entities (
+        tenant_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        aliases TEXT NOT NULL,
+        summary TEXT,
+        user_id TEXT,
+        merged_into TEXT,
+        merge_reason TEXT,
+        embedding BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX entities_merged ON entities(tenant_id, merged_into) WHERE merged_into IS NOT NULL;
+    CREATE INDEX entities_user ON entities(tenant_id, user_id, kind);
+    CREATE TABLE entity_keys (
+        tenant_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, key, entity_id)
+    );
+    CREATE INDEX entity_keys_entity ON entity_keys(tenant_id, entity_id);
+    CREATE TABLE entity_mentions (
+        tenant_id TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        memory_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, entity_id, memory_id)
+    );
+    CREATE TABLE relations (
+        tenant_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        predicate TEXT NOT NULL,
+        object_id TEXT NOT NULL,
+        valid_from INTEGER,
+        valid_to INTEGER,
+        sources TEXT NOT NULL,
+        user_id TEXT,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX relations_subject ON relations(tenant_id, subject_id, predicate);
+    CREATE INDEX relations_object ON relations(tenant_id, object_id);
+    ",
+    ),
 ];
 
 fn drop_fts_tables(conn: &Connection, _dir: &Path) -> Result<()> {

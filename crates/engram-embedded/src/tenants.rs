@@ -119,6 +119,7 @@ impl Inner {
                 .map_err(sql_err)?;
             tx.execute("DELETE FROM documents WHERE tenant_id = ?", [&id])
                 .map_err(sql_err)?;
+            crate::graph::delete_tenant_graph(&tx, id)?;
             tx.execute("DELETE FROM api_keys WHERE tenant_id = ?", [&id])
                 .map_err(sql_err)?;
             tx.execute("DELETE FROM index_log WHERE tenant_seq = ?", [seq])

@@ -1,4 +1,4 @@
-//! The embedded store's job queue, metering and leases against the contracts
+//! The embedded store's job queue, metering, leases and knowledge graph against the contracts
 //! every backend meets.
 
 use engram_embedded::EmbeddedStore;
@@ -22,4 +22,11 @@ async fn leases_and_run_records_meet_the_contract() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedStore::open(dir.path()).unwrap();
     engram_store::lease_conformance::lease_contract(&store).await;
+}
+
+#[tokio::test]
+async fn the_graph_meets_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    engram_store::graph_conformance::graph_contract(&store).await;
 }

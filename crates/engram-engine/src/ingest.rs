@@ -165,7 +165,8 @@ impl Engine {
             InsertOutcome::Inserted => {
                 let memory = records.remove(0).memory;
                 let inferred: &[&Memory] = if infer { &[&memory] } else { &[] };
-                let jobs = self.queue_inference(tenant, project, inferred).await?;
+                let mut jobs = self.queue_inference(tenant, project, inferred).await?;
+                jobs.extend(self.queue_graph(tenant, project, &[&memory]).await?);
                 Ok(Added {
                     memory,
                     replayed: false,
@@ -285,7 +286,9 @@ impl Engine {
             .filter(|(_, i)| *i)
             .map(|(r, _)| &r.memory)
             .collect();
-        let jobs = self.queue_inference(tenant, project, &inferred).await?;
+        let mut jobs = self.queue_inference(tenant, project, &inferred).await?;
+        let written: Vec<&Memory> = records.iter().map(|r| &r.memory).collect();
+        jobs.extend(self.queue_graph(tenant, project, &written).await?);
         Ok(BatchAdded {
             ids,
             jobs,
@@ -379,6 +382,13 @@ impl Engine {
         if let Some(user) = filter.user_id.as_deref().filter(|_| whole_user) {
             deleted += self.erase_user_documents(tenant, user).await?;
         }
-        Ok(deleted + self.store.delete_where(tenant, filter).await?)
+        deleted += self.store.delete_where(tenant, filter).await?;
+        // Erasing a user (and only then: a session's memories are not
+        // the user's whole graph) erases the entities and relations found
+        // in their memories.
+        if let Some(user) = filter.user_id.as_deref().filter(|_| whole_user) {
+            self.store.delete_user_graph(tenant, user).await?;
+        }
+        Ok(deleted)
     }
 }

@@ -14,6 +14,7 @@ pub mod budgets;
 pub mod conversations;
 pub mod documents;
 mod facts;
+pub mod graph;
 mod ingest;
 pub mod intelligence;
 pub mod jobs;
@@ -101,6 +102,7 @@ pub struct Engine {
     jobs: jobs::Jobs,
     embedding_meter: metering::EmbeddingMeter,
     documents: documents::DocumentsConfig,
+    graph: graph::GraphConfig,
 }
 
 impl Engine {
@@ -127,6 +129,7 @@ impl Engine {
             jobs: jobs::Jobs::default(),
             embedding_meter: metering::EmbeddingMeter::default(),
             documents: documents::DocumentsConfig::default(),
+            graph: graph::GraphConfig::default(),
         })
     }
 

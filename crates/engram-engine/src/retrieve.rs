@@ -47,15 +47,17 @@ impl Engine {
                 ));
             }
         }
+        let filter = valid_at(&req.filters, req.as_of);
         let ranked = self
-            .retrieve(
+            .retrieve_with_graph(
                 tenant,
                 &req.query,
                 req.mode,
-                &valid_at(&req.filters, req.as_of),
+                &filter,
                 req.include_archived,
                 req.limit(),
                 req.embedding.clone(),
+                req.graph.map(|g| g.depth()),
             )
             .await?;
         let took = start.elapsed();
@@ -78,7 +80,7 @@ impl Engine {
         req.validate()?;
         let filter = valid_at(&req.filters, req.as_of);
         let mut ranked = self
-            .retrieve(
+            .retrieve_with_graph(
                 tenant,
                 &req.query,
                 SearchMode::Hybrid,
@@ -86,6 +88,7 @@ impl Engine {
                 req.include_archived,
                 CONTEXT_CANDIDATES,
                 None,
+                req.graph.map(|g| g.depth()),
             )
             .await?;
         if req.lead_with_summary {
@@ -175,20 +178,9 @@ impl Engine {
             SearchMode::Vector => Vec::new(),
             _ => lexical::terms(query),
         };
-        let qvec = match (mode, supplied) {
-            (SearchMode::Keyword, _) => None,
-            (_, Some(mut v)) => {
-                engram_embed::normalize(&mut v);
-                Some(v)
-            }
-            (_, None) => {
-                let start = std::time::Instant::now();
-                let v = self.embed_query(query, &cancel).await?;
-                let tokens = self.embedding_tokens(&[query]);
-                self.meter_embedding(tenant, tokens, start.elapsed());
-                Some(v)
-            }
-        };
+        let qvec = self
+            .query_vector(tenant, query, mode, supplied, &cancel)
+            .await?;
         let ranking = Ranking {
             mode,
             fusion: self.config.fusion,
@@ -227,6 +219,32 @@ impl Engine {
             }
             return Ok(out);
         }
+    }
+
+    /// The query's vector: none for a keyword search, the supplied one
+    /// (made unit length), or the query embedded (and metered).
+    pub(crate) async fn query_vector(
+        &self,
+        tenant: &str,
+        query: &str,
+        mode: SearchMode,
+        supplied: Option<Vec<f32>>,
+        cancel: &Cancel,
+    ) -> Result<Option<Vec<f32>>> {
+        Ok(match (mode, supplied) {
+            (SearchMode::Keyword, _) => None,
+            (_, Some(mut v)) => {
+                engram_embed::normalize(&mut v);
+                Some(v)
+            }
+            (_, None) => {
+                let start = Instant::now();
+                let v = self.embed_query(query, cancel).await?;
+                let tokens = self.embedding_tokens(&[query]);
+                self.meter_embedding(tenant, tokens, start.elapsed());
+                Some(v)
+            }
+        })
     }
 
     /// The best `limit` of `ranked` (best first) after the cross-encoder,

@@ -72,7 +72,7 @@ const INSERT_CONVERSATION: &str = "INSERT INTO conversations(tenant_id, id, titl
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 /// `LIKE` text matching `s` literally (backslash escapes).
-fn literal_like(s: &str) -> String {
+pub(crate) fn literal_like(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")

@@ -23,6 +23,7 @@
 mod conversations;
 mod documents;
 mod facts;
+mod graph;
 mod jobs;
 mod lexical;
 mod lifecycle;

@@ -331,6 +331,79 @@ const MIGRATIONS: &[&str] = &[
         USING (tenant_id = current_setting('engram.tenant', true))
         WITH CHECK (tenant_id = current_setting('engram.tenant', true));
     "#,
+    // the knowledge graph (graph.rs, docs/GRAPH.md): entities (a merged
+    // one kept, pointing at its canonical entity, so a merge can be
+    // undone), the name keys they are found by, the memories mentioning
+    // them, relations over time; plain tables led by tenant_id under
+    // row-level security.
+    r#"
+    CREATE TABLE entities (
+        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id),
+        id text COLLATE "C" NOT NULL,
+        name text NOT NULL,
+        kind text NOT NULL,
+        aliases text[] NOT NULL,
+        summary text,
+        user_id text,
+        merged_into text COLLATE "C",
+        merge_reason text,
+        embedding vector NOT NULL,
+        created_at timestamptz NOT NULL,
+        updated_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX entities_merged ON entities (tenant_id, merged_into) WHERE merged_into IS NOT NULL;
+    CREATE INDEX entities_user ON entities (tenant_id, user_id, kind);
+    CREATE TABLE entity_keys (
+        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id),
+        key text COLLATE "C" NOT NULL,
+        entity_id text COLLATE "C" NOT NULL,
+        PRIMARY KEY (tenant_id, key, entity_id)
+    );
+    CREATE INDEX entity_keys_entity ON entity_keys (tenant_id, entity_id);
+    CREATE TABLE entity_mentions (
+        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id),
+        entity_id text COLLATE "C" NOT NULL,
+        memory_id text COLLATE "C" NOT NULL,
+        at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, entity_id, memory_id)
+    );
+    CREATE TABLE relations (
+        tenant_id text COLLATE "C" NOT NULL REFERENCES tenants(id),
+        id text COLLATE "C" NOT NULL,
+        subject_id text COLLATE "C" NOT NULL,
+        predicate text COLLATE "C" NOT NULL,
+        object_id text COLLATE "C" NOT NULL,
+        valid_from timestamptz,
+        valid_to timestamptz,
+        sources text[] NOT NULL,
+        user_id text,
+        created_at timestamptz NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    );
+    CREATE INDEX relations_subject ON relations (tenant_id, subject_id, predicate);
+    CREATE INDEX relations_object ON relations (tenant_id, object_id);
+    ALTER TABLE entities ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE entities FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON entities
+        USING (tenant_id = current_setting('engram.tenant', true))
+        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
+    ALTER TABLE entity_keys ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE entity_keys FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON entity_keys
+        USING (tenant_id = current_setting('engram.tenant', true))
+        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
+    ALTER TABLE entity_mentions ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE entity_mentions FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON entity_mentions
+        USING (tenant_id = current_setting('engram.tenant', true))
+        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
+    ALTER TABLE relations ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE relations FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON relations
+        USING (tenant_id = current_setting('engram.tenant', true))
+        WITH CHECK (tenant_id = current_setting('engram.tenant', true));
+    "#,
 ];
 
 pub fn latest_version() -> i32 {

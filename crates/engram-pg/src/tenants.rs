@@ -95,6 +95,10 @@ pub async fn delete(store: &PgStore, id: &str) -> Result<bool> {
                 "conversations",
                 "imports",
                 "documents",
+                "entity_keys",
+                "entity_mentions",
+                "relations",
+                "entities",
             ] {
                 tx.execute(&format!("DELETE FROM {table} WHERE tenant_id = $1"), &[&id])
                     .await

@@ -38,6 +38,13 @@ async fn leases_and_run_records_meet_the_contract() {
 }
 
 #[tokio::test]
+async fn the_graph_meets_the_contract() {
+    let db = pg::Database::new();
+    let store = PgStore::connect(&db.url, 2).await.expect("connecting");
+    engram_store::graph_conformance::graph_contract(&store).await;
+}
+
+#[tokio::test]
 async fn bm25_in_sql_is_the_engine_formula() {
     let db = pg::Database::new();
     let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)

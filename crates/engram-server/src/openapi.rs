@@ -7,8 +7,8 @@ use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBui
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    admin, console, conversations, documents, facts, jobs, me, memories, ops, retention, retrieval,
-    uploads, usage,
+    admin, console, conversations, documents, facts, graph, jobs, me, memories, ops, retention,
+    retrieval, uploads, usage,
 };
 
 #[derive(OpenApi)]
@@ -32,6 +32,7 @@ use crate::routes::{
         retention::set, retention::get, retention::delete,
         uploads::options, uploads::create, uploads::head, uploads::patch, uploads::terminate,
         documents::list, documents::get, documents::delete,
+        graph::list, graph::get, graph::neighbors, graph::relations, graph::delete, graph::unmerge,
     ),
     modifiers(&BearerKeys, &ProblemResponses),
     tags(
@@ -40,6 +41,7 @@ use crate::routes::{
         (name = "conversations", description = "Threads of messages (each a memory), folders, import and export"),
         (name = "jobs", description = "Background jobs (docs/JOBS.md)"),
         (name = "documents", description = "Resumable uploads (tus 1.0) and the documents they become (docs/DOCUMENTS.md)"),
+        (name = "graph", description = "Knowledge graph: entities and relations (docs/GRAPH.md)"),
         (name = "usage", description = "LLM and embedding usage (docs/BUDGETS.md)"),
         (name = "admin", description = "Tenants and keys (admin key)"),
         (name = "operations", description = "Health, readiness, metrics, the calling key"),

@@ -22,7 +22,8 @@ fn new_job(kind: &str, dedupe: Option<&str>) -> NewJob {
     }
 }
 
-async fn tenant(store: &dyn Store, name: &str) -> String {
+/// A new tenant named after `name` (unique per run), its id.
+pub(crate) async fn tenant(store: &dyn Store, name: &str) -> String {
     let t = Tenant {
         id: uuid::Uuid::now_v7().to_string(),
         name: format!("{name}-{}", uuid::Uuid::now_v7()),

@@ -17,6 +17,9 @@ pub mod backup;
 pub mod conversations;
 pub mod documents;
 pub mod facts;
+pub mod graph;
+#[cfg(feature = "testing")]
+pub mod graph_conformance;
 pub mod jobs;
 #[cfg(feature = "testing")]
 pub mod jobs_conformance;
@@ -182,6 +185,7 @@ pub trait Store:
     conversations::ConversationStore
     + documents::DocumentStore
     + facts::FactStore
+    + graph::GraphStore
     + jobs::JobStore
     + maintenance::LeaseStore
     + metering::MeteringStore

@@ -8,6 +8,7 @@ use engram_embed::{Embedder, HttpEmbedder, HttpFlavor, OnnxEmbedder, Reranker, T
 use engram_embedded::EmbeddedStore;
 use engram_engine::Engine;
 use engram_engine::documents::DocumentsConfig;
+use engram_engine::graph::GraphConfig;
 use engram_engine::jobs::JobsConfig;
 use engram_engine::llm_client::{Backoff, Llm, OpenAiLlm, OpenAiLlmConfig};
 use engram_pg::PgStore;
@@ -161,6 +162,10 @@ pub async fn engine(c: &Config) -> anyhow::Result<Arc<Engine>> {
         retention: Duration::from_secs(c.job_retention_days.saturating_mul(24 * 3600)),
         ..JobsConfig::default()
     };
+    let graph = GraphConfig {
+        mode: c.graph,
+        merge_similarity: c.graph_merge_similarity,
+    };
     Ok(Arc::new(
         engine
             .with_prices(c.prices.clone())
@@ -168,6 +173,7 @@ pub async fn engine(c: &Config) -> anyhow::Result<Arc<Engine>> {
             .with_documents_config(DocumentsConfig {
                 max_bytes: c.upload_max_bytes,
                 ..DocumentsConfig::default()
-            }),
+            })
+            .with_graph(graph),
     ))
 }

@@ -133,6 +133,15 @@ enum Bench {
     Locomo {
         #[arg(long)]
         data: std::path::PathBuf,
+        /// Also link every memory's names (the LLM-free graph pass) and
+        /// search each question again with graph expansion to this depth
+        /// (0 to 2): recall with and without it, side by side.
+        #[arg(long)]
+        graph_depth: Option<u32>,
+        /// Also extract entities and relations with the configured LLM from
+        /// this many memories of the first conversation: tokens per message.
+        #[arg(long, default_value_t = 0)]
+        graph_llm_sample: usize,
     },
     /// Fact extraction and summaries with the configured LLM on the first
     /// N whole sessions of a LoCoMo-format file: messages/s, tokens per
@@ -198,7 +207,17 @@ fn main() -> std::process::ExitCode {
                     Bench::Embed { documents, queries } => {
                         bench::embed::run(&config, documents, queries, json)
                     }
-                    Bench::Locomo { data } => bench::locomo::run(&config, &data, json).await,
+                    Bench::Locomo {
+                        data,
+                        graph_depth,
+                        graph_llm_sample,
+                    } => {
+                        let graph = bench::locomo::GraphBench {
+                            depth: graph_depth,
+                            llm_sample: graph_llm_sample,
+                        };
+                        bench::locomo::run(&config, &data, graph, json).await
+                    }
                     Bench::Facts { file, limit } => {
                         bench::facts::run(&config, &file, limit, json).await
                     }

@@ -10,7 +10,7 @@ use std::process::Command;
 use common::{ADMIN_KEY, Opts, Server, Workdir, model_dir, pg, run_engram};
 use serde_json::{Value, json};
 
-const TOOLS: [&str; 12] = [
+const TOOLS: [&str; 14] = [
     "add_memory",
     "search_memories",
     "get_memory",
@@ -23,6 +23,8 @@ const TOOLS: [&str; 12] = [
     "list_conversations",
     "search_conversations",
     "read_conversation",
+    "lookup_entity",
+    "entity_relations",
 ];
 const DOG: &str = "Marta's dog is called Bruno; he is a three-year-old beagle.";
 const QUESTION: &str = "what is the name of Marta's dog?";
@@ -672,4 +674,86 @@ fn conversation_tools_list_search_and_read_threads() {
             .unwrap()
             .contains("No conversations")
     );
+}
+
+/// The graph tools: an entity looked up by part of its name with what is
+/// known of it, its relations, a search following the graph; another
+/// tenant finds nothing.
+#[test]
+fn graph_tools_look_up_entities_and_their_relations() {
+    let s = Server::start(Opts::default().env("ENGRAM_GRAPH", "rules"));
+    let tenant = s.create_tenant("mcp-graph");
+    let key = s.create_key(&tenant, &["read", "write"]);
+    let r = s.post(
+        "/v1/memories",
+        &key,
+        &json!({"content": "My friend Caroline moved to Lisbon.", "user_id": "u"}),
+    );
+    r.expect(201);
+    let job = r.header("engram-jobs").expect("the graph job").to_string();
+    s.job_done(&key, &job, std::time::Duration::from_secs(60));
+    let id = s.get("/v1/entities?name=carol", &key).expect(200)["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let report = over_http(
+        &s,
+        &key,
+        "legacy",
+        &[
+            ("lookup_entity", json!({"name": "carol", "user_id": "u"})),
+            ("entity_relations", json!({"id": id, "all": true})),
+            ("lookup_entity", json!({"name": "nobody"})),
+            ("entity_relations", json!({"id": "not-an-entity"})),
+            (
+                "search_memories",
+                json!({"query": "caroline", "graph_depth": 1}),
+            ),
+            (
+                "search_memories",
+                json!({"query": "caroline", "graph_depth": 5}),
+            ),
+        ],
+    );
+    assert_all_tools(&report);
+    let found = ok(&report, 0);
+    let text = found["text"].as_str().unwrap();
+    assert!(
+        text.contains("Caroline (name)") && text.contains("mentioned in 1 memories"),
+        "{text}"
+    );
+    assert_eq!(found["structured"]["items"][0]["entity"]["id"], json!(id));
+    assert!(
+        ok(&report, 1)["text"]
+            .as_str()
+            .unwrap()
+            .contains("No relations")
+    );
+    assert!(
+        ok(&report, 2)["text"]
+            .as_str()
+            .unwrap()
+            .contains("No entity")
+    );
+    tool_error(&report, 3, "not found");
+    assert!(ok(&report, 4)["text"].as_str().unwrap().contains("Lisbon"));
+    tool_error(&report, 5, "graph.depth");
+
+    let other = s.create_key(&s.create_tenant("mcp-graph-other"), &["read"]);
+    let report = over_http(
+        &s,
+        &other,
+        "legacy",
+        &[
+            ("lookup_entity", json!({"name": "carol"})),
+            ("entity_relations", json!({"id": id})),
+        ],
+    );
+    assert!(
+        ok(&report, 0)["text"]
+            .as_str()
+            .unwrap()
+            .contains("No entity")
+    );
+    tool_error(&report, 1, "not found");
 }

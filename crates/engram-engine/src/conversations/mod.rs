@@ -20,7 +20,7 @@ use engram_core::query::{
     Cursor, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, MAX_SEARCH_LIMIT, ScoredMemory, SearchResponse,
     validate_limit, validate_query,
 };
-use engram_core::{Code, Error, Filter, Result};
+use engram_core::{Code, Error, Filter, Memory, Result};
 use engram_store::conversations::{MessageWrite, MessagesAdded};
 
 use crate::Engine;
@@ -172,6 +172,7 @@ impl Engine {
             .iter()
             .map(|r| Message::from_memory(r.memory.clone()))
             .collect();
+        let written: Vec<Memory> = records.iter().map(|r| r.memory.clone()).collect();
         let write = MessageWrite {
             conversation: &c,
             create: false,
@@ -179,10 +180,14 @@ impl Engine {
             idempotency: idem.clone(),
         };
         match self.store.add_messages(tenant, write).await? {
-            MessagesAdded::Added(_) => Ok(Appended {
-                messages,
-                replayed: false,
-            }),
+            MessagesAdded::Added(_) => {
+                let written: Vec<&Memory> = written.iter().collect();
+                self.queue_graph(tenant, None, &written).await?;
+                Ok(Appended {
+                    messages,
+                    replayed: false,
+                })
+            }
             MessagesAdded::NoConversation => Err(not_found(id)),
             MessagesAdded::KeyTaken => {
                 let idem = idem.ok_or_else(|| Error::internal("key taken without a key"))?;

@@ -28,12 +28,12 @@ const KNOWN: usize = 8;
 /// Facts one call may produce: a message rarely states more, and each is
 /// ~20 output tokens, ~2 s at 10 tokens/s.
 const MAX_FACTS: usize = 12;
-const MAX_TOKENS: u32 = 400;
+pub(crate) const MAX_TOKENS: u32 = 400;
 /// Messages one call reads. A whole LoCoMo session (18 turns) in one call
 /// gave no fact at all (~470 output tokens over it and the summary: the
 /// facts answer most likely reached its 400 and was cut off mid-JSON).
 /// Six messages rarely state more than ~12 facts, ~250 tokens.
-const MESSAGES_PER_CALL: usize = 6;
+pub(crate) const MESSAGES_PER_CALL: usize = 6;
 
 /// What one extraction did, kept as its job's result.
 #[derive(Debug, Default, Serialize, PartialEq)]

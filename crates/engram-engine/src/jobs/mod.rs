@@ -105,6 +105,7 @@ impl Default for Jobs {
         jobs.add(Arc::new(crate::intelligence::handlers::Summarize));
         jobs.add(Arc::new(crate::intelligence::handlers::Reflect));
         jobs.add(Arc::new(crate::documents::ProcessDocument));
+        jobs.add(Arc::new(crate::graph::handler::ExtractGraph));
         jobs
     }
 }

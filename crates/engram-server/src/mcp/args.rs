@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use engram_core::conversation::ConversationSearch;
+use engram_core::graph::GraphExpansion;
 use engram_core::query::{ContextRequest, SearchRequest};
 use engram_core::{Filter, Kind, MemoryPatch, NewMemory, SearchMode};
 
@@ -194,6 +195,10 @@ filtered_args! {
         /// Recall what was true at this time (RFC 3339) instead of now:
         /// facts since replaced or invalidated come back as they were.
         pub as_of: Option<DateTime<Utc>>,
+        /// Also bring in memories linked through the knowledge graph to
+        /// the people, places and things the query names, and to those
+        /// up to this many hops (0 to 2) from them.
+        pub graph_depth: Option<u32>,
     }
 }
 
@@ -208,6 +213,7 @@ impl From<SearchMemories> for SearchRequest {
             as_of: a.as_of,
             include_archived: false,
             explain: false,
+            graph: a.graph_depth.map(|d| GraphExpansion { depth: Some(d) }),
         }
     }
 }
@@ -225,6 +231,9 @@ filtered_args! {
         /// Start with the best matching summary (of a session, a day, a
         /// week), then the details.
         pub lead_with_summary: Option<bool>,
+        /// As in search_memories: also draw on the memories linked through
+        /// the knowledge graph, up to this many hops (0 to 2).
+        pub graph_depth: Option<u32>,
     }
 }
 
@@ -237,6 +246,7 @@ impl From<GetContext> for ContextRequest {
             as_of: a.as_of,
             lead_with_summary: a.lead_with_summary.unwrap_or(false),
             include_archived: false,
+            graph: a.graph_depth.map(|d| GraphExpansion { depth: Some(d) }),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! stdio by `engram mcp` ([`serve_stdio`]); both run the same handler.
 
 mod args;
+mod graph;
 mod http;
 mod render;
 mod tools;

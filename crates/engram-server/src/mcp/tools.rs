@@ -22,6 +22,7 @@ use super::args::{
     AddMemory, ArgError, DeleteAll, GetContext, ListConversations, ListMemories, MemoryId,
     ReadConversation, SearchConversations, SearchMemories, UpdateMemory, parse,
 };
+use super::graph::{EntityRelations, LookupEntity};
 use super::render;
 use crate::problem;
 
@@ -159,6 +160,27 @@ const TOOLS: &[Spec] = &[
         scope: Scope::Read,
         destructive: false,
         schema: schema_for_input::<ReadConversation>,
+    },
+    Spec {
+        name: "lookup_entity",
+        title: "Look up a person, place or thing",
+        description: "Find the people, places, organizations and things named in memories \
+            by name (or part of it), each with its type, aliases, how many memories mention it \
+            and its relations holding now (\"Marta lives_in Lisbon\"). Use it for questions \
+            about someone or something and how they relate to others.",
+        scope: Scope::Read,
+        destructive: false,
+        schema: schema_for_input::<LookupEntity>,
+    },
+    Spec {
+        name: "entity_relations",
+        title: "How an entity's relations changed",
+        description: "The relations of one entity by id (from lookup_entity) that held at a \
+            time (as_of), or with all every version with when each held: use it to answer \
+            where someone lived or worked before, or when that changed.",
+        scope: Scope::Read,
+        destructive: false,
+        schema: schema_for_input::<EntityRelations>,
     },
 ];
 
@@ -400,6 +422,14 @@ async fn run(
             let text = render::conversation(&c, &messages);
             Outcome::new(text, &json!({ "conversation": c, "messages": messages }))
         }
+        "lookup_entity" => {
+            let (text, body) = super::graph::lookup(engine, tenant, parse(args)?).await?;
+            Outcome::new(text, &body)
+        }
+        "entity_relations" => {
+            let (text, body) = super::graph::relations(engine, tenant, parse(args)?).await?;
+            Outcome::new(text, &body)
+        }
         other => unreachable!("tool {other} is in the catalogue but has no handler"),
     }
 }
@@ -426,7 +456,9 @@ mod tests {
                 "memory_history",
                 "list_conversations",
                 "search_conversations",
-                "read_conversation"
+                "read_conversation",
+                "lookup_entity",
+                "entity_relations"
             ]
         );
         for t in &tools {

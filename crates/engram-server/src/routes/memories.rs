@@ -27,7 +27,8 @@ pub struct Batch {
 #[derive(Serialize, ToSchema)]
 pub struct BatchCreated {
     ids: Vec<String>,
-    /// Jobs queued for the items with `"infer": true` (`GET /v1/jobs/{id}`).
+    /// Jobs queued for the items with `"infer": true`, and the knowledge
+    /// graph's when it is on (`GET /v1/jobs/{id}`).
     jobs: Vec<String>,
 }
 
@@ -70,8 +71,9 @@ pub struct Deleted {
 
 /// Add a memory. With `Idempotency-Key`, a retry of the same request returns
 /// the first result (header `Idempotent-Replayed: true`) instead of adding
-/// a second memory. With `"infer": true` the jobs it queued are named in
-/// the `Engram-Jobs` header (comma-separated ids).
+/// a second memory. The jobs it queued (`"infer": true`, the knowledge
+/// graph's when it is on) are named in the `Engram-Jobs` header
+/// (comma-separated ids).
 #[utoipa::path(post, path = "/v1/memories", tag = "memories", request_body = NewMemory,
     security(("tenant_key" = ["write"])),
     params(("Idempotency-Key" = Option<String>, Header, description = "makes retries safe"),

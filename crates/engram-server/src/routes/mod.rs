@@ -5,6 +5,7 @@ pub mod console;
 pub mod conversations;
 pub mod documents;
 pub mod facts;
+pub mod graph;
 pub mod jobs;
 pub mod me;
 pub mod memories;
@@ -125,4 +126,9 @@ pub fn routes() -> Router<AppState> {
             "/v1/documents/{id}",
             get(documents::get).delete(documents::delete),
         )
+        .route("/v1/entities", get(graph::list))
+        .route("/v1/entities/{id}", get(graph::get).delete(graph::delete))
+        .route("/v1/entities/{id}/neighbors", get(graph::neighbors))
+        .route("/v1/entities/{id}/relations", get(graph::relations))
+        .route("/v1/entities/{id}/unmerge", post(graph::unmerge))
 }

@@ -158,7 +158,68 @@ fn progress(label: &str, done: usize, total: usize) {
     let _ = std::io::stderr().flush();
 }
 
-pub async fn run(c: &Config, data: &Path, json_out: bool) -> anyhow::Result<()> {
+/// The graph's part of a run (`--graph-depth`, `--graph-llm-sample`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GraphBench {
+    pub depth: Option<u32>,
+    pub llm_sample: usize,
+}
+
+/// One way of searching, scored.
+#[derive(Default)]
+struct Scored {
+    total: Sums,
+    by_category: BTreeMap<u8, Sums>,
+    latencies: Vec<Duration>,
+}
+
+impl Scored {
+    fn add(&mut self, category: u8, r: [f64; 4], took: Duration) {
+        self.total.add(r);
+        self.by_category.entry(category).or_default().add(r);
+        self.latencies.push(took);
+    }
+
+    fn json(&self) -> Value {
+        let p = Percentiles::new(&self.latencies);
+        json!({
+            "questions": self.total.n,
+            "recall_at": self.total.json(),
+            "by_category": self.by_category.iter().map(|(k, v)| (k.to_string(), json!({"questions": v.n, "recall_at": v.json()}))).collect::<Map<_, _>>(),
+            "search_ms": p.json(),
+        })
+    }
+
+    fn print(&self, title: &str) {
+        println!(
+            "\n{title}\n{:<10} {:>9} {:>7} {:>7} {:>7} {:>7}",
+            "category", "questions", "R@1", "R@5", "R@10", "R@20"
+        );
+        let row = |name: &str, s: &Sums| {
+            let r: Vec<f64> = s.recall.iter().map(|x| x / s.n.max(1) as f64).collect();
+            println!(
+                "{name:<10} {:>9} {:>7.3} {:>7.3} {:>7.3} {:>7.3}",
+                s.n, r[0], r[1], r[2], r[3]
+            );
+        };
+        for (cat, s) in &self.by_category {
+            row(&cat.to_string(), s);
+        }
+        row("all", &self.total);
+        let p = Percentiles::new(&self.latencies);
+        println!(
+            "search latency: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+            p.at(50.0),
+            p.at(95.0),
+            p.at(99.0),
+        );
+    }
+}
+
+pub async fn run(c: &Config, data: &Path, graph: GraphBench, json_out: bool) -> anyhow::Result<()> {
+    if let Some(d) = graph.depth {
+        engram_core::graph::GraphExpansion { depth: Some(d) }.validate()?;
+    }
     let text =
         std::fs::read_to_string(data).with_context(|| format!("reading {}", data.display()))?;
     let samples: Vec<Sample> = serde_json::from_str(&text)
@@ -166,12 +227,13 @@ pub async fn run(c: &Config, data: &Path, json_out: bool) -> anyhow::Result<()> 
     let (engine, _dir) = super::tenant_engine(c).await?;
     let tag = super::run_tag();
 
-    let mut total = Sums::default();
-    let mut by_category: BTreeMap<u8, Sums> = BTreeMap::new();
-    let mut latencies: Vec<Duration> = Vec::new();
+    let mut plain = Scored::default();
+    let mut expanded = Scored::default();
     let mut ingested = 0usize;
     let mut ingest_time = Duration::ZERO;
-    for s in &samples {
+    let mut link_time = Duration::ZERO;
+    let mut llm_report = None;
+    for (sample_no, s) in samples.iter().enumerate() {
         let tenant = engine
             .create_tenant(&format!("locomo-{}-{tag}", s.sample_id))
             .await?;
@@ -204,62 +266,112 @@ pub async fn run(c: &Config, data: &Path, json_out: bool) -> anyhow::Result<()> 
         if !json_out {
             eprintln!();
         }
+        if graph.depth.is_some() {
+            // The graph job's LLM-free pass, run here in order instead of
+            // by the job workers, timed apart from the ingest.
+            let t = Instant::now();
+            let ids: Vec<String> = ids_to_dia.keys().cloned().collect();
+            let mut records = engine.store().get_records(&tenant.id, &ids).await?;
+            records.sort_by_key(|r| (r.memory.occurred_at, r.memory.id.clone()));
+            let memories: Vec<_> = records.into_iter().map(|r| r.memory).collect();
+            engine.link_mentions(&tenant.id, &memories).await?;
+            link_time += t.elapsed();
+        }
+        if sample_no == 0 && graph.llm_sample > 0 {
+            let mut ids: Vec<(&String, &String)> = ids_to_dia.iter().collect();
+            ids.sort_by_key(|(_, dia)| dia_order(dia));
+            let ids: Vec<String> = ids
+                .into_iter()
+                .take(graph.llm_sample)
+                .map(|(id, _)| id.clone())
+                .collect();
+            let t = Instant::now();
+            let x = engine.extract_graph(&tenant.id, None, &ids).await?;
+            let secs = t.elapsed().as_secs_f64();
+            let per = |n: u64| round(n as f64 / x.messages.max(1) as f64);
+            llm_report = Some(json!({
+                "messages": x.messages,
+                "input_tokens_per_message": per(x.input_tokens),
+                "output_tokens_per_message": per(x.output_tokens),
+                "seconds_per_message": round(secs / x.messages.max(1) as f64),
+                "entities": x.created.len(),
+                "relations": x.relations.len(),
+                "unparsed_calls": x.unparsed,
+            }));
+        }
         for qa in s.qa.iter().filter(|q| q.scorable()) {
-            let req = SearchRequest {
+            let mut req = SearchRequest {
                 query: qa.question.clone(),
                 limit: Some(SEARCH_LIMIT),
                 ..Default::default()
             };
+            let ranked = |resp: engram_core::query::SearchResponse| -> Vec<String> {
+                resp.results
+                    .iter()
+                    .filter_map(|r| ids_to_dia.get(&r.memory.id).cloned())
+                    .collect()
+            };
             let t = Instant::now();
             let resp = engine.search(&tenant.id, &req).await?;
-            latencies.push(t.elapsed());
-            let ranked: Vec<String> = resp
-                .results
-                .iter()
-                .filter_map(|r| ids_to_dia.get(&r.memory.id).cloned())
-                .collect();
-            let r = recall_at(&qa.evidence, &ranked);
-            total.add(r);
-            by_category.entry(qa.category).or_default().add(r);
+            plain.add(
+                qa.category,
+                recall_at(&qa.evidence, &ranked(resp)),
+                t.elapsed(),
+            );
+            if let Some(depth) = graph.depth {
+                req.graph = Some(engram_core::graph::GraphExpansion { depth: Some(depth) });
+                let t = Instant::now();
+                let resp = engine.search(&tenant.id, &req).await?;
+                expanded.add(
+                    qa.category,
+                    recall_at(&qa.evidence, &ranked(resp)),
+                    t.elapsed(),
+                );
+            }
         }
         engine.delete_tenant(&tenant.id).await?;
     }
-    let p = Percentiles::new(&latencies);
     let ingest_per_s = ingested as f64 / ingest_time.as_secs_f64().max(1e-9);
-    let summary = json!({
-        "questions": total.n,
-        "recall_at": total.json(),
-        "by_category": by_category.iter().map(|(k, v)| (k.to_string(), json!({"questions": v.n, "recall_at": v.json()}))).collect::<Map<_, _>>(),
-        "search_ms": p.json(),
-        "ingest_per_s": ingest_per_s.round(),
-    });
+    let mut summary = plain.json();
+    summary["ingest_per_s"] = json!(ingest_per_s.round());
+    if let Some(depth) = graph.depth {
+        let mut g = expanded.json();
+        g["depth"] = json!(depth);
+        g["link_per_s"] = json!((ingested as f64 / link_time.as_secs_f64().max(1e-9)).round());
+        summary["graph"] = g;
+    }
+    if let Some(r) = &llm_report {
+        summary["graph_llm"] = r.clone();
+    }
     if json_out {
         crate::bench::print_json(&summary);
     } else {
-        println!(
-            "\n{:<10} {:>9} {:>7} {:>7} {:>7} {:>7}",
-            "category", "questions", "R@1", "R@5", "R@10", "R@20"
-        );
-        let row = |name: &str, s: &Sums| {
-            let r: Vec<f64> = s.recall.iter().map(|x| x / s.n.max(1) as f64).collect();
+        plain.print("hybrid");
+        println!("ingest {ingest_per_s:.0} memories/s");
+        if let Some(depth) = graph.depth {
+            expanded.print(&format!("hybrid + graph (depth {depth})"));
             println!(
-                "{name:<10} {:>9} {:>7.3} {:>7.3} {:>7.3} {:>7.3}",
-                s.n, r[0], r[1], r[2], r[3]
+                "graph linking (LLM-free pass) {:.0} memories/s",
+                ingested as f64 / link_time.as_secs_f64().max(1e-9)
             );
-        };
-        for (cat, s) in &by_category {
-            row(&cat.to_string(), s);
         }
-        row("all", &total);
-        println!(
-            "\nsearch latency: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms; ingest {:.0} memories/s",
-            p.at(50.0),
-            p.at(95.0),
-            p.at(99.0),
-            ingest_per_s
-        );
+        if let Some(r) = &llm_report {
+            println!("LLM graph extraction: {r}");
+        }
     }
     Ok(())
+}
+
+/// "D3:12" as (3, 12), for conversation order.
+fn dia_order(dia: &str) -> (u32, u32) {
+    let mut parts = dia.trim_start_matches('D').split(':');
+    let mut num = || {
+        parts
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(u32::MAX)
+    };
+    (num(), num())
 }
 
 #[cfg(test)]

@@ -185,6 +185,7 @@ pub async fn run(
             as_of: None,
             include_archived: false,
             explain: false,
+            graph: None,
         }
     };
     let mut lat = Vec::with_capacity(queries);

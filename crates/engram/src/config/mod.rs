@@ -14,6 +14,7 @@ use std::str::FromStr;
 use clap::ValueEnum;
 use engram_engine::RetrievalConfig;
 use engram_engine::core::fusion::Fusion;
+use engram_engine::graph::GraphMode;
 use engram_engine::metering::Prices;
 
 pub use layers::parse;
@@ -170,6 +171,16 @@ pub struct Config {
     /// `engram maintain uploads` removes it as abandoned
     #[arg(long, env = "ENGRAM_UPLOAD_ABANDON_AFTER_SECONDS", default_value_t = 24 * 3600)]
     pub upload_abandon_after_seconds: u64,
+    /// What feeds the knowledge graph (docs/GRAPH.md): `off`, `rules`
+    /// (the LLM-free pass over every write) or `llm` (also LLM extraction
+    /// of entities and relations from every write, metered)
+    #[arg(long, env = "ENGRAM_GRAPH", default_value = "off", value_parser = graph_mode)]
+    pub graph: GraphMode,
+    /// A new entity name at least this similar (cosine of the names'
+    /// embeddings) to one of the same user and type is merged into it,
+    /// recorded and reversible
+    #[arg(long, env = "ENGRAM_GRAPH_MERGE_SIMILARITY", default_value_t = 0.93, value_parser = unit)]
+    pub graph_merge_similarity: f32,
     #[command(flatten)]
     tuning: Tuning,
     /// The `[retrieval]` table of engram.toml with `tuning` applied.
@@ -273,6 +284,17 @@ fn positive(s: &str) -> Result<f64, String> {
         Ok(v) if v > 0.0 => Ok(v),
         Ok(_) => Err("must be more than 0".into()),
         Err(e) => Err(format!("{e}; a number more than 0, e.g. 50")),
+    }
+}
+
+fn graph_mode(s: &str) -> Result<GraphMode, String> {
+    GraphMode::parse(s).ok_or_else(|| format!("`{s}` is not off, rules or llm"))
+}
+
+fn unit(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number from 0 to 1")),
     }
 }
 

@@ -568,6 +568,26 @@ impl Server {
         m["id"].as_str().unwrap().to_string()
     }
 
+    /// Waits up to `within` for job `id` to be done; returns it. A job
+    /// that died fails the test with its error.
+    #[track_caller]
+    pub fn job_done(&self, key: &str, id: &str, within: Duration) -> Value {
+        let start = std::time::Instant::now();
+        loop {
+            let job = self.get(&format!("/v1/jobs/{id}"), key).expect(200).clone();
+            match job["status"].as_str() {
+                Some("done") => return job,
+                Some("dead") => panic!("job {id} died: {job}"),
+                _ => {}
+            }
+            assert!(
+                start.elapsed() < within,
+                "job {id} not done in {within:?}: {job}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Searches; returns the result ids, best first.
     #[track_caller]
     pub fn search_ids(&self, key: &str, body: &Value) -> Vec<String> {
