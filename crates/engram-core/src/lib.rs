@@ -10,6 +10,7 @@ pub mod cancel;
 pub mod code;
 pub mod context;
 pub mod conversation;
+pub mod erasure;
 pub mod error;
 pub mod fusion;
 pub mod lexical;

@@ -9,6 +9,7 @@
 mod binary;
 mod catalog;
 mod conversations;
+mod erasure;
 mod facts;
 mod indexes;
 mod jobs;
@@ -77,8 +78,11 @@ fn open_connection(path: &Path) -> Result<Connection> {
     .map_err(|e| Error::internal(format!("opening {}: {e}", path.display())))?;
     // WAL lets readers run beside the writer; FULL makes every commit durable
     // before it is acknowledged, so a crash loses nothing that was answered.
+    // secure_delete zeroes deleted content, so an erased text is not left in
+    // a free page or slack of the file (exact erasure, see erasure.rs).
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA secure_delete = ON; \
          PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;",
     )
     .map_err(sql_err)?;

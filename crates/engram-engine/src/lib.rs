@@ -12,6 +12,7 @@ mod answer;
 mod auth;
 pub mod budgets;
 pub mod conversations;
+mod erasure;
 mod facts;
 mod ingest;
 pub mod intelligence;

@@ -21,6 +21,7 @@
 //! [`space`] (the embedding space) and [`limiter`].
 
 mod conversations;
+mod erasure;
 mod facts;
 mod jobs;
 mod lexical;

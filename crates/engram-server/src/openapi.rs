@@ -7,7 +7,7 @@ use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBui
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    admin, conversations, facts, jobs, memories, ops, retention, retrieval, usage,
+    admin, conversations, erasure, facts, jobs, memories, ops, retention, retrieval, usage,
 };
 
 #[derive(OpenApi)]
@@ -28,6 +28,7 @@ use crate::routes::{
         jobs::get, jobs::reembed,
         usage::usage, usage::set_budget, usage::list_budgets, usage::delete_budget,
         retention::set, retention::get, retention::delete,
+        erasure::erase_user,
     ),
     modifiers(&BearerKeys, &ProblemResponses),
     tags(

@@ -15,6 +15,7 @@
 
 pub mod backup;
 pub mod conversations;
+pub mod erasure;
 pub mod facts;
 pub mod jobs;
 #[cfg(feature = "testing")]
@@ -161,6 +162,7 @@ pub enum Throttle {
 #[async_trait]
 pub trait Store:
     conversations::ConversationStore
+    + erasure::ErasureStore
     + facts::FactStore
     + jobs::JobStore
     + maintenance::LeaseStore

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod conversations;
+pub mod erasure;
 pub mod facts;
 pub mod jobs;
 pub mod memories;
@@ -45,6 +46,7 @@ pub fn routes() -> Router<AppState> {
                 .delete(retention::delete),
         )
         .route("/v1/usage", get(usage::usage))
+        .route("/v1/users/{user_id}", delete(erasure::erase_user))
         .route(
             "/v1/memories",
             post(memories::create)
