@@ -131,6 +131,13 @@ fn erasing_a_user_leaves_no_byte_of_their_text_and_keeps_everyone_else() {
         .as_str()
         .unwrap()
         .to_string();
+    // Enough of bob that alice's rows are under a quarter of the text
+    // index: its compaction is the erasure's doing, not the dead share's.
+    let items: Vec<Value> = (0..30)
+        .map(|i| json!({"content": format!("bob note {i} about {KEPT}s"), "user_id": "bob"}))
+        .collect();
+    s.post("/v1/memories/batch", &key, &json!({ "items": items }))
+        .expect(201);
     let before_bob = ids_of(&s.list_all(&key, "user_id=bob"));
 
     let r = s.delete("/v1/users/alice", &key);
