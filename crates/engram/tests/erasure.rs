@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Opts, Server, ids_of, pg};
+use common::{Opts, Server, ids_of, llm_url, pg};
 use serde_json::{Value, json};
 
 /// Every text of the erased user carries this, so finding it anywhere is a
@@ -74,6 +74,27 @@ fn write_user(s: &Server, key: &str, user: &str, marker: &str) -> String {
     id
 }
 
+/// An inferring write in a session (a facts job and the session's summary
+/// job) and a reflection over the user; returns the three job ids.
+fn queue_jobs(s: &Server, key: &str, user: &str, marker: &str) -> Vec<String> {
+    let r = s.post(
+        "/v1/memories",
+        key,
+        &json!({"content": format!("{user} moved to {marker}town7731"), "user_id": user,
+                "session_id": format!("{user}-session"), "infer": true}),
+    );
+    r.expect(201);
+    let mut jobs: Vec<String> = r
+        .header("engram-jobs")
+        .unwrap_or_else(|| panic!("no Engram-Jobs header: {}", r.text))
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let reflection = s.post("/v1/reflections", key, &json!({"user_id": user}));
+    jobs.push(reflection.expect(202)["id"].as_str().unwrap().to_string());
+    jobs
+}
+
 /// The files under `dir` holding `needle`.
 fn files_with(dir: &Path, needle: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -113,7 +134,14 @@ fn dump(s: &Server) -> String {
 
 #[test]
 fn erasing_a_user_leaves_no_byte_of_their_text_and_keeps_everyone_else() {
-    let s = Server::start(Opts::default());
+    // An LLM is configured (so inference and reflections queue jobs) but
+    // no worker runs them: the jobs wait in the queue with their payloads.
+    let s = Server::start(
+        Opts::default()
+            .env("ENGRAM_LLM_URL", &llm_url())
+            .env("ENGRAM_LLM_MODEL", "qwen2.5-coder-1.5b-instruct")
+            .env("ENGRAM_JOB_WORKERS", "0"),
+    );
     let t1 = s.create_tenant("erasure");
     let key = s.create_key(&t1, &["read", "write"]);
     let t2 = s.create_tenant("bystander");
@@ -138,8 +166,13 @@ fn erasing_a_user_leaves_no_byte_of_their_text_and_keeps_everyone_else() {
         .collect();
     s.post("/v1/memories/batch", &key, &json!({ "items": items }))
         .expect(201);
+    let alice_jobs = queue_jobs(&s, &key, "alice", ERASED);
+    let bob_jobs = queue_jobs(&s, &key, "bob", KEPT);
+    let other_jobs = queue_jobs(&s, &key2, "alice", OTHER_TENANT);
     let before_bob = ids_of(&s.list_all(&key, "user_id=bob"));
 
+    let reader = s.create_key(&t1, &["read"]);
+    s.delete("/v1/users/alice", &reader).expect_problem(403, None);
     let r = s.delete("/v1/users/alice", &key);
     let receipt = r.expect(200);
     assert_eq!(receipt["tenant_id"], json!(t1));
@@ -148,12 +181,17 @@ fn erasing_a_user_leaves_no_byte_of_their_text_and_keeps_everyone_else() {
     let counts = &receipt["erased"];
     assert_eq!(
         counts["memories"],
-        json!(4),
-        "2 memories, the idempotent one, the message: {receipt}"
+        json!(5),
+        "3 memories, the idempotent one, the message: {receipt}"
     );
     assert_eq!(counts["derived"], json!(1), "{receipt}");
     assert_eq!(counts["conversations"], json!(1), "{receipt}");
     assert_eq!(counts["idempotency_records"], json!(1), "{receipt}");
+    assert_eq!(
+        counts["jobs"],
+        json!(3),
+        "facts, summary, reflection: {receipt}"
+    );
     assert!(
         !r.text.contains(ERASED),
         "the receipt holds no content: {}",
@@ -181,7 +219,17 @@ fn erasing_a_user_leaves_no_byte_of_their_text_and_keeps_everyone_else() {
     );
     assert_eq!(ids_of(&s.list_all(&key, "user_id=bob")), before_bob);
     s.get(&format!("/v1/memories/{mixed}"), &key).expect(200);
-    assert_eq!(s.list_all(&key2, "user_id=alice").len(), 4);
+    assert_eq!(s.list_all(&key2, "user_id=alice").len(), 5);
+    for job in &alice_jobs {
+        s.get(&format!("/v1/jobs/{job}"), &key)
+            .expect_problem(404, None);
+    }
+    for job in &bob_jobs {
+        s.get(&format!("/v1/jobs/{job}"), &key).expect(200);
+    }
+    for job in &other_jobs {
+        s.get(&format!("/v1/jobs/{job}"), &key2).expect(200);
+    }
     // The idempotency key answers afresh (its record went with the memory).
     let again = idempotent_add(
         &s,
