@@ -81,43 +81,50 @@ fn erase_rows(tx: &Connection, seq: i64, tenant: &str, user: &str) -> Result<(Er
             params![tenant, user],
         )
         .map_err(sql_err)?;
-    let mut idempotency_records = 0;
-    let keys: Vec<(String, String)> = query(
+    let idempotency_records = delete_picked(
         tx,
-        "SELECT key, ids FROM idempotency WHERE tenant_id = ?",
-        [tenant],
+        tenant,
+        "idempotency",
+        "key",
+        "ids",
+        |ids: &Vec<String>| scope.answered_with(ids),
     )?;
-    for (key, ids) in keys {
-        if scope.answered_with(&parse::<Vec<String>>(&ids, "idempotency.ids")?) {
-            idempotency_records += tx
-                .execute(
-                    "DELETE FROM idempotency WHERE tenant_id = ? AND key = ?",
-                    params![tenant, key],
-                )
-                .map_err(sql_err)?;
-        }
-    }
-    let mut jobs = 0;
-    let payloads: Vec<(String, String)> = query(
-        tx,
-        "SELECT id, payload FROM jobs WHERE tenant_id = ?",
-        [tenant],
-    )?;
-    for (id, payload) in payloads {
-        if scope.job_concerns(&parse(&payload, "jobs.payload")?) {
-            jobs += tx
-                .execute("DELETE FROM jobs WHERE id = ?", [id])
-                .map_err(sql_err)?;
-        }
-    }
+    let jobs = delete_picked(tx, tenant, "jobs", "id", "payload", |payload| {
+        scope.job_concerns(payload)
+    })?;
     let erased = Erased {
         memories: own.len() as u64,
         derived: derived.len() as u64,
         conversations: conversations as u64,
-        idempotency_records: idempotency_records as u64,
-        jobs: jobs as u64,
+        idempotency_records,
+        jobs,
     };
     Ok((erased, rows))
+}
+
+/// Deletes the tenant's rows of `table` whose JSON `column` `pick` chooses
+/// (rows named by `key`); returns how many.
+fn delete_picked<T: DeserializeOwned>(
+    tx: &Connection,
+    tenant: &str,
+    table: &str,
+    key: &str,
+    column: &str,
+    pick: impl Fn(&T) -> bool,
+) -> Result<u64> {
+    let rows: Vec<(String, String)> = query(
+        tx,
+        &format!("SELECT {key}, {column} FROM {table} WHERE tenant_id = ?"),
+        [tenant],
+    )?;
+    let delete = format!("DELETE FROM {table} WHERE tenant_id = ? AND {key} = ?");
+    let mut n = 0;
+    for (k, json) in rows {
+        if pick(&parse(&json, &format!("{table}.{column}"))?) {
+            n += tx.execute(&delete, params![tenant, k]).map_err(sql_err)? as u64;
+        }
+    }
+    Ok(n)
 }
 
 /// Copies the WAL into the database and truncates it, so the frames that
@@ -133,7 +140,8 @@ fn truncate_wal(conn: &Connection) -> Result<()> {
         std::thread::sleep(CHECKPOINT_PAUSE);
     }
     Err(Error::unavailable(
-        "the erasure is committed but the write-ahead log could not be truncated while readers were busy; repeat the erasure (it is idempotent) to finish",
+        "the erasure is committed but the write-ahead log could not be truncated while \
+         readers were busy; repeat the erasure (it is idempotent) to finish",
     ))
 }
 

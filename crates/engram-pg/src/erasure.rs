@@ -10,6 +10,9 @@ use engram_core::Result;
 use engram_core::erasure::Erased;
 use engram_store::erasure::{ErasureStore, Scope};
 
+use tokio_postgres::Transaction;
+use tokio_postgres::types::ToSql;
+
 use crate::PgStore;
 use crate::rows::Stored;
 use crate::sql::db_err;
@@ -53,29 +56,28 @@ impl ErasureStore for PgStore {
                     derived.push(s.get::<String>(0)?);
                 }
             }
-            tx.execute(
+            exec(
+                tx,
                 "DELETE FROM memories WHERE tenant_id = $1 AND id = ANY($2)",
                 &[&tenant_id, &derived],
             )
-            .await
-            .map_err(db_err)?;
+            .await?;
             scope.ids.extend(derived.iter().cloned());
 
-            let conversations = tx
-                .execute(
-                    "DELETE FROM conversations WHERE tenant_id = $1 AND user_id = $2",
-                    &[&tenant_id, &user_id],
-                )
-                .await
-                .map_err(db_err)?;
+            let conversations = exec(
+                tx,
+                "DELETE FROM conversations WHERE tenant_id = $1 AND user_id = $2",
+                &[&tenant_id, &user_id],
+            )
+            .await?;
             let ids: Vec<&str> = scope.ids.iter().map(String::as_str).collect();
-            let idempotency_records = tx
-                .execute(
-                    "DELETE FROM idempotency WHERE tenant_id = $1 AND ids && $2::text[]",
-                    &[&tenant_id, &ids],
-                )
-                .await
-                .map_err(db_err)?;
+            // Scope::answered_with, as an array overlap.
+            let idempotency_records = exec(
+                tx,
+                "DELETE FROM idempotency WHERE tenant_id = $1 AND ids && $2::text[]",
+                &[&tenant_id, &ids],
+            )
+            .await?;
             let mut jobs = Vec::new();
             for r in &tx
                 .query(
@@ -91,13 +93,12 @@ impl ErasureStore for PgStore {
                     jobs.push(s.get::<String>(0)?);
                 }
             }
-            let jobs = tx
-                .execute(
-                    "DELETE FROM jobs WHERE tenant_id = $1 AND id = ANY($2)",
-                    &[&tenant_id, &jobs],
-                )
-                .await
-                .map_err(db_err)?;
+            let jobs = exec(
+                tx,
+                "DELETE FROM jobs WHERE tenant_id = $1 AND id = ANY($2)",
+                &[&tenant_id, &jobs],
+            )
+            .await?;
             Ok(Erased {
                 memories: own.len() as u64,
                 derived: derived.len() as u64,
@@ -108,4 +109,9 @@ impl ErasureStore for PgStore {
         })
         .await
     }
+}
+
+/// One statement; the rows it changed.
+async fn exec(tx: &Transaction<'_>, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+    tx.execute(sql, params).await.map_err(db_err)
 }

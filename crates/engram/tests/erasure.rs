@@ -172,7 +172,8 @@ fn erasing_a_user_leaves_no_byte_of_their_text_and_keeps_everyone_else() {
     let before_bob = ids_of(&s.list_all(&key, "user_id=bob"));
 
     let reader = s.create_key(&t1, &["read"]);
-    s.delete("/v1/users/alice", &reader).expect_problem(403, None);
+    s.delete("/v1/users/alice", &reader)
+        .expect_problem(403, None);
     let r = s.delete("/v1/users/alice", &key);
     let receipt = r.expect(200);
     assert_eq!(receipt["tenant_id"], json!(t1));
