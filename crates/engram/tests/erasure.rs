@@ -246,6 +246,12 @@ fn erasing_a_user_leaves_no_byte_of_their_text_and_keeps_everyone_else() {
     s.delete(&format!("/v1/users/{too_long}"), &key)
         .expect_problem(400, Some("user_id"));
 
+    let doc = s.get_open("/openapi.json");
+    let doc = doc.expect(200);
+    assert!(doc["paths"]["/v1/users/{user_id}"]["delete"].is_object());
+    let receipt_schema = &doc["components"]["schemas"]["Receipt"]["properties"];
+    assert!(receipt_schema["erased"].is_object(), "{receipt_schema}");
+
     if pg::backend_is_postgres() {
         // Deleted tuples are invisible to every query and dump at commit
         // (VACUUM only reclaims their space), so no VACUUM before the dump.
