@@ -12,6 +12,7 @@ pub mod code;
 pub mod context;
 pub mod conversation;
 pub mod document;
+pub mod erasure;
 pub mod error;
 pub mod fusion;
 pub mod graph;

@@ -342,6 +342,16 @@ impl Indexes {
         Ok(())
     }
 
+    /// Forgets rows just erased, leaving nothing of them in the in-memory
+    /// text index or catalog (saved next by [`Indexes::save`]).
+    pub fn purge(&self, seq: i64, rowids: &[i64]) -> Result<()> {
+        for rowid in rowids {
+            self.vectors.remove(seq, *rowid)?;
+        }
+        self.text.purge(seq, rowids)?;
+        self.catalog.purge(seq, rowids)
+    }
+
     pub fn drop_tenant(&self, seq: i64) {
         self.vectors.drop_tenant(seq);
         self.text.drop_tenant(seq);

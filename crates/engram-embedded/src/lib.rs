@@ -10,6 +10,7 @@ mod binary;
 mod catalog;
 mod conversations;
 mod documents;
+mod erasure;
 mod facts;
 mod graph;
 mod indexes;
@@ -80,7 +81,8 @@ fn open_connection(path: &Path) -> Result<Connection> {
     // WAL lets readers run beside the writer; FULL makes every commit durable
     // before it is acknowledged, so a crash loses nothing that was answered.
     // secure_delete zeroes what a delete frees, so erased text (a user's
-    // memories and documents) is not left readable in free pages.
+    // memories and documents) is not left readable in free pages or slack
+    // (exact erasure, see erasure.rs).
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
          PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536; PRAGMA secure_delete = ON;",

@@ -380,7 +380,7 @@ impl Engine {
             && filter.before.is_none();
         let mut deleted = 0;
         if let Some(user) = filter.user_id.as_deref().filter(|_| whole_user) {
-            deleted += self.erase_user_documents(tenant, user).await?;
+            deleted += self.erase_user_documents(tenant, user).await?.1;
         }
         deleted += self.store.delete_where(tenant, filter).await?;
         // Erasing a user (and only then: a session's memories are not

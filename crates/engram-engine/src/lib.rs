@@ -13,6 +13,7 @@ mod auth;
 pub mod budgets;
 pub mod conversations;
 pub mod documents;
+mod erasure;
 mod facts;
 pub mod graph;
 mod ingest;

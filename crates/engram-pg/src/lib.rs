@@ -22,6 +22,7 @@
 
 mod conversations;
 mod documents;
+mod erasure;
 mod facts;
 mod graph;
 mod jobs;

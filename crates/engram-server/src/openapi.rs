@@ -7,8 +7,8 @@ use utoipa::openapi::{Content, ContentBuilder, Ref, RefOr, Response, ResponseBui
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    admin, console, conversations, documents, facts, graph, jobs, me, memories, ops, retention,
-    retrieval, uploads, usage,
+    admin, console, conversations, documents, erasure, facts, graph, jobs, me, memories, ops,
+    retention, retrieval, uploads, usage,
 };
 
 #[derive(OpenApi)]
@@ -33,6 +33,7 @@ use crate::routes::{
         uploads::options, uploads::create, uploads::head, uploads::patch, uploads::terminate,
         documents::list, documents::get, documents::delete,
         graph::list, graph::get, graph::neighbors, graph::relations, graph::delete, graph::unmerge,
+        erasure::erase_user,
     ),
     modifiers(&BearerKeys, &ProblemResponses),
     tags(

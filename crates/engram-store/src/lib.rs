@@ -16,6 +16,7 @@
 pub mod backup;
 pub mod conversations;
 pub mod documents;
+pub mod erasure;
 pub mod facts;
 pub mod graph;
 #[cfg(feature = "testing")]
@@ -184,6 +185,7 @@ pub enum Throttle {
 pub trait Store:
     conversations::ConversationStore
     + documents::DocumentStore
+    + erasure::ErasureStore
     + facts::FactStore
     + graph::GraphStore
     + jobs::JobStore

@@ -567,7 +567,18 @@ fn the_upload_gc_removes_only_abandoned_uploads() {
 }
 
 #[test]
-fn erasing_a_user_erases_their_documents_bytes_and_chunks() {
+fn deleting_a_users_memories_erases_their_documents_bytes_and_chunks() {
+    erases_a_users_documents(false);
+}
+
+#[test]
+fn erasing_a_user_erases_their_documents_and_says_so_in_the_receipt() {
+    erases_a_users_documents(true);
+}
+
+/// Either delete by user scope (`DELETE /v1/memories?user_id=`) or the
+/// erasure with a receipt (`DELETE /v1/users/{id}`) takes the documents.
+fn erases_a_users_documents(receipt: bool) {
     let work = Workdir::new();
     let data = work.data("data");
     let mut s = Server::start_in(&work, &data, Opts::default());
@@ -589,8 +600,15 @@ fn erasing_a_user_erases_their_documents_bytes_and_chunks() {
     assert_eq!(wait_processed(&s, &key, &id)["status"], "ready");
     assert_eq!(wait_processed(&s, &key, &kept)["status"], "ready");
 
-    let r = s.call("DELETE", "/v1/memories?user_id=leaver", Some(&key), None);
-    assert_eq!(r.expect(200)["deleted"], json!(1));
+    if receipt {
+        let r = s.call("DELETE", "/v1/users/leaver", Some(&key), None);
+        let erased = &r.expect(200)["erased"];
+        assert_eq!(erased["documents"], json!(1), "{erased}");
+        assert_eq!(erased["memories"], json!(1), "the one chunk: {erased}");
+    } else {
+        let r = s.call("DELETE", "/v1/memories?user_id=leaver", Some(&key), None);
+        assert_eq!(r.expect(200)["deleted"], json!(1));
+    }
     s.get(&format!("/v1/documents/{id}"), &key)
         .expect_problem(404, None);
     assert!(

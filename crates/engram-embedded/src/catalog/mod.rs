@@ -52,6 +52,17 @@ impl Catalogs {
             .change(seq, |catalog| Ok(catalog.remove(rowid)))
     }
 
+    /// Removes the rows and rebuilds the postings at once.
+    pub fn purge(&self, seq: i64, rowids: &[i64]) -> Result<()> {
+        self.tenants.change(seq, |catalog| {
+            for rowid in rowids {
+                catalog.remove(*rowid);
+            }
+            catalog.rebuild_postings();
+            Ok(true)
+        })
+    }
+
     /// The tenant's rows that pass `filter`, ascending.
     pub fn allowed(&self, seq: i64, filter: &Filter, cancel: &Cancel) -> Result<Vec<i64>> {
         self.tenants

@@ -247,7 +247,9 @@ impl Catalog {
         }
     }
 
-    fn rebuild_postings(&mut self) {
+    /// Rebuilds the postings from the live rows, so no key of a removed row
+    /// (a user or session id) is left to be saved (exact erasure).
+    pub fn rebuild_postings(&mut self) {
         self.postings.clear();
         let mut rows: Vec<i64> = self.facts.keys().copied().collect();
         rows.sort_unstable();

@@ -263,7 +263,9 @@ impl TextIndex {
     }
 
     /// Drops tombstones: live documents keep their order under new slots.
-    fn compact(&mut self) {
+    /// Drops dead documents and the terms only they used, so no word of a
+    /// removed text is left to be saved (exact erasure).
+    pub fn compact(&mut self) {
         let mut remap = vec![u32::MAX; self.docs.len()];
         let mut docs = Vec::with_capacity(self.slots.len());
         for (old, d) in self.docs.iter().enumerate() {

@@ -52,6 +52,17 @@ impl TextIndexes {
         self.tenants.change(seq, |index| Ok(index.remove(rowid)))
     }
 
+    /// Removes the rows and compacts at once, whatever the dead share.
+    pub fn purge(&self, seq: i64, rowids: &[i64]) -> Result<()> {
+        self.tenants.change(seq, |index| {
+            for rowid in rowids {
+                index.remove(*rowid);
+            }
+            index.compact();
+            Ok(true)
+        })
+    }
+
     /// The `limit` best `(rowid, BM25 score)` for the query words.
     pub fn search(
         &self,

@@ -297,13 +297,20 @@ impl Engine {
     }
 
     /// Deletes every document of `user` with its chunks and bytes (erasing
-    /// the user); the number of chunks deleted.
-    pub(crate) async fn erase_user_documents(&self, tenant: &str, user: &str) -> Result<u64> {
-        let mut chunks = 0;
+    /// the user); how many documents and how many chunks went.
+    pub(crate) async fn erase_user_documents(
+        &self,
+        tenant: &str,
+        user: &str,
+    ) -> Result<(u64, u64)> {
+        let (mut documents, mut chunks) = (0, 0);
         for id in self.store.user_documents(tenant, user).await? {
-            chunks += self.store.delete_document(tenant, &id).await?.unwrap_or(0);
+            if let Some(n) = self.store.delete_document(tenant, &id).await? {
+                documents += 1;
+                chunks += n;
+            }
         }
-        Ok(chunks)
+        Ok((documents, chunks))
     }
 
     /// Deletes (or, with `dry_run`, counts) the uploads of every tenant

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod console;
 pub mod conversations;
 pub mod documents;
+pub mod erasure;
 pub mod facts;
 pub mod graph;
 pub mod jobs;
@@ -54,6 +55,7 @@ pub fn routes() -> Router<AppState> {
                 .delete(retention::delete),
         )
         .route("/v1/usage", get(usage::usage))
+        .route("/v1/users/{user_id}", delete(erasure::erase_user))
         .route(
             "/v1/memories",
             post(memories::create)
