@@ -5,20 +5,22 @@ Each method builds a :class:`Request` and hands it to the client's
 returns an awaitable (:class:`engram_client.AsyncEngramClient`); list walks
 go through ``_pages`` the same way. So the sync and async surfaces cannot
 drift apart.
+
+The annotations here are the blocking client's. The async client's are in
+``_async_api.pyi``, generated from this file by
+``clients/python/scripts/gen_async_stub.py`` (a test fails when it is stale):
+run that script after changing a signature here.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
 from . import models as m
 from ._transport import Request
 from .models import decode, encode
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .client import _Base
 
 FiltersArg = Union[m.Filters, Dict[str, Any], None]
 Json = Dict[str, Any]
@@ -56,7 +58,7 @@ def _project(project: Optional[str]) -> Dict[str, str]:
 
 
 class _Resource:
-    def __init__(self, client: "_Base") -> None:
+    def __init__(self, client: "Api") -> None:
         self._c = client
 
 
@@ -186,7 +188,7 @@ class Memories(_Resource):
             Request("GET", "/v1/memories", params=params, parse=_page(m.Memory))
         )
 
-    def iter(self, *, page_size: int = 100, **filters: Any):
+    def iter(self, *, page_size: int = 100, **filters: Any) -> Iterator[m.Memory]:
         """Every memory under ``filters`` (those of :meth:`list`), page by
         page, newest first."""
         return self._c._pages(
@@ -287,7 +289,7 @@ class Conversations(_Resource):
             Request("GET", "/v1/conversations", params=params, parse=_page(m.Conversation))
         )
 
-    def iter(self, *, page_size: int = 100, **filters: Any):
+    def iter(self, *, page_size: int = 100, **filters: Any) -> Iterator[m.Conversation]:
         """Every conversation under ``filters`` (those of :meth:`list`)."""
         return self._c._pages(
             Request("GET", "/v1/conversations", params={**filters, "limit": page_size},
@@ -332,7 +334,7 @@ class Conversations(_Resource):
                     params={"limit": limit, "cursor": cursor}, parse=_page(m.Message))
         )  # fmt: skip
 
-    def iter_messages(self, id: str, *, page_size: int = 100):
+    def iter_messages(self, id: str, *, page_size: int = 100) -> Iterator[m.Message]:
         return self._c._pages(
             Request("GET", f"/v1/conversations/{id}/messages", params={"limit": page_size},
                     parse=_page(m.Message))
@@ -461,7 +463,7 @@ class Budgets(_Resource):
 class Admin:
     """What the admin key may do: tenants, their keys and budgets."""
 
-    def __init__(self, client: "_Base") -> None:
+    def __init__(self, client: "Api") -> None:
         self.tenants = Tenants(client)
         self.keys = Keys(client)
         self.budgets = Budgets(client)
@@ -474,11 +476,11 @@ class Api:
     _pages: Any
 
     def _init_resources(self) -> None:
-        self.memories = Memories(self)  # type: ignore[arg-type]
-        self.conversations = Conversations(self)  # type: ignore[arg-type]
-        self.imports = Imports(self)  # type: ignore[arg-type]
-        self.jobs = Jobs(self)  # type: ignore[arg-type]
-        self.admin = Admin(self)  # type: ignore[arg-type]
+        self.memories = Memories(self)
+        self.conversations = Conversations(self)
+        self.imports = Imports(self)
+        self.jobs = Jobs(self)
+        self.admin = Admin(self)
 
     def search(
         self,

@@ -10,14 +10,21 @@ import httpx
 
 from . import __version__
 from ._api import Api
+from ._async_api import AsyncApi
 from ._transport import Request, RetryPolicy, send_async, send_sync
 from .models import Page
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
 
-class _Base(Api):
+class _Base:
+    """Settings and the HTTP session; the API itself comes from ``Api``
+    (typed blocking) or ``AsyncApi`` (typed awaited), the same class at run
+    time."""
+
     _http_class: Any
+
+    def _init_resources(self) -> None: ...
 
     def __init__(
         self,
@@ -44,7 +51,7 @@ def _next(req: Request, cursor: str) -> Request:
                    parse=req.parse)  # fmt: skip
 
 
-class EngramClient(_Base):
+class EngramClient(Api, _Base):
     """A blocking client: ``EngramClient(url, api_key, *, timeout=30.0,
     retry=RetryPolicy(), http=None)``.
 
@@ -78,7 +85,7 @@ class EngramClient(_Base):
         self.close()
 
 
-class AsyncEngramClient(_Base):
+class AsyncEngramClient(AsyncApi, _Base):
     """The asyncio client: every method of :class:`EngramClient`, awaited;
     the ``iter*`` methods are async iterators (``async for``)."""
 

@@ -34,7 +34,7 @@ def _decode(tp: Any, value: Any) -> Any:
         return [_decode(item, v) for v in value]
     if tp is datetime:
         return _parse_time(value)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return decode(tp, value)
     return value
 

@@ -162,7 +162,7 @@ class EngramStore(BaseStore):
             found = self.client.search(
                 op.query, limit=MAX_SEARCH, filters={"labels": [label]}
             ).results
-            scored = [(r.memory, r.score) for r in found]
+            scored: List[Tuple[Memory, Optional[float]]] = [(r.memory, r.score) for r in found]
         else:
             scored = [(mem, None) for mem in self.client.memories.iter(label=label)]
         hits = [
