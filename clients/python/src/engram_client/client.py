@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, AsyncIterator, Iterator, Optional
+from typing import Any, AsyncIterator, Callable, Iterator, Optional
 
 import httpx
 
@@ -23,8 +23,8 @@ class _Base:
     time."""
 
     _http_class: Any
-
-    def _init_resources(self) -> None: ...
+    # Api or AsyncApi, first in each client's bases, builds the resource groups.
+    _init_resources: Callable[[], None]
 
     def __init__(
         self,
