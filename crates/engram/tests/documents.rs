@@ -510,16 +510,25 @@ fn the_upload_gc_removes_only_abandoned_uploads() {
     assert_eq!(wait_processed(&s, &key, &done)["status"], "ready");
     s.terminate();
 
-    let gc = |dry: bool| {
+    // `engram maintain uploads` prints one JSON line per task; its
+    // `result` holds the counts. A min interval of 0 lets each run work
+    // (a real run keeps its lease that long, so replicas run it once).
+    let gc_with = |abandon_after: &str, dry: bool| {
         let mut args = vec!["maintain", "uploads"];
         if dry {
             args.push("--dry-run");
         }
-        let opts = Opts::default().env("ENGRAM_UPLOAD_ABANDON_AFTER_SECONDS", "0");
+        let opts = Opts::default()
+            .env("ENGRAM_UPLOAD_ABANDON_AFTER_SECONDS", abandon_after)
+            .env("ENGRAM_MAINTAIN_MIN_INTERVAL_SECONDS", "0");
         let out = common::run_engram(&opts, &data, "127.0.0.1:0", &args);
         assert!(out.status.success(), "{}\n{}", out.stdout, out.stderr);
-        serde_json::from_str::<Value>(out.stdout.lines().last().unwrap()).unwrap()
+        let line: Value = serde_json::from_str(out.stdout.lines().last().unwrap()).unwrap();
+        assert_eq!(line["task"], "uploads", "{line}");
+        assert_eq!(line["status"], "ok", "{line}");
+        line["result"].clone()
     };
+    let gc = |dry: bool| gc_with("0", dry);
     assert_eq!(gc(true), json!({"uploads_abandoned": 1}));
     assert_eq!(gc(false), json!({"uploads_removed": 1}));
     assert_eq!(
@@ -528,18 +537,7 @@ fn the_upload_gc_removes_only_abandoned_uploads() {
         "nothing left to remove"
     );
     // Under the default (a day) nothing is old enough.
-    let out = common::run_engram(
-        &Opts::default(),
-        &data,
-        "127.0.0.1:0",
-        &["maintain", "uploads"],
-    );
-    assert_eq!(
-        out.stdout.lines().last(),
-        Some(r#"{"uploads_removed":0}"#),
-        "{}",
-        out.stderr
-    );
+    assert_eq!(gc_with("86400", false), json!({"uploads_removed": 0}));
 
     s.restart();
     head(&s, &key, &abandoned).expect(404);
