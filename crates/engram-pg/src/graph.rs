@@ -183,9 +183,10 @@ impl GraphStore for PgStore {
         self.with_tenant(tenant_id, async |tx| {
             // Replicas and workers resolving in one user's scope take turns
             // from here to the commit, so the lookup below sees any entity a
-            // concurrent resolution has just created.
+            // concurrent resolution has just created. Scopes whose hashes
+            // collide only wait for each other.
             tx.execute(
-                "SELECT pg_advisory_xact_lock($1, hashtext($2 || chr(0) || coalesce('u' || $3, '')))",
+                "SELECT pg_advisory_xact_lock($1, hashtext($2 || '/' || coalesce('u' || $3, '')))",
                 &[&RESOLUTION_LOCK, &tenant_id, &x.user_id],
             )
             .await
