@@ -162,6 +162,42 @@ fn ids_where(c: &Connection, sql: &str, values: Vec<Value>) -> Result<Vec<String
         .map_err(sql_err)
 }
 
+/// The entities in `scope` found by any of `keys`, with the key that found
+/// each, on `c` (a reader, or the writer inside a transaction).
+fn entities_by_keys(
+    c: &Connection,
+    tenant_id: &str,
+    scope: UserScope<'_>,
+    keys: &[String],
+) -> Result<Vec<(String, Entity)>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut values = vec![Value::Text(tenant_id.to_string())];
+    values.extend(keys.iter().cloned().map(Value::Text));
+    let user = match scope {
+        UserScope::Exactly(u) => {
+            values.push(text(u));
+            "AND e.user_id IS ?"
+        }
+        UserScope::Any => "",
+    };
+    let sql = format!(
+        "SELECT k.key, {ENTITY_COLUMNS} FROM entity_keys k JOIN entities e \
+         ON e.tenant_id = k.tenant_id AND e.id = k.entity_id \
+         WHERE k.tenant_id = ? AND k.key IN ({}) {user} ORDER BY e.id",
+        marks(keys.len())
+    );
+    let mut stmt = c.prepare(&sql).map_err(sql_err)?;
+    stmt.query_map(params_from_iter(values), |r| {
+        // The entity's columns follow the key.
+        Ok((r.get(0)?, entity_at(r, 1)?))
+    })
+    .map_err(sql_err)?
+    .collect::<rusqlite::Result<_>>()
+    .map_err(sql_err)
+}
+
 impl Inner {
     fn entities_by_keys(
         &self,
@@ -169,34 +205,7 @@ impl Inner {
         scope: UserScope<'_>,
         keys: &[String],
     ) -> Result<Vec<(String, Entity)>> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut values = vec![Value::Text(tenant_id.to_string())];
-        values.extend(keys.iter().cloned().map(Value::Text));
-        let user = match scope {
-            UserScope::Exactly(u) => {
-                values.push(text(u));
-                "AND e.user_id IS ?"
-            }
-            UserScope::Any => "",
-        };
-        let sql = format!(
-            "SELECT k.key, {ENTITY_COLUMNS} FROM entity_keys k JOIN entities e \
-             ON e.tenant_id = k.tenant_id AND e.id = k.entity_id \
-             WHERE k.tenant_id = ? AND k.key IN ({}) {user} ORDER BY e.id",
-            marks(keys.len())
-        );
-        self.read(|c| {
-            let mut stmt = c.prepare(&sql).map_err(sql_err)?;
-            stmt.query_map(params_from_iter(values), |r| {
-                // The entity's columns follow the key.
-                Ok((r.get(0)?, entity_at(r, 1)?))
-            })
-            .map_err(sql_err)?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(sql_err)
-        })
+        self.read(|c| entities_by_keys(c, tenant_id, scope, keys))
     }
 
     fn nearest_entity(
@@ -228,10 +237,23 @@ impl Inner {
         })
     }
 
-    fn create_entity(&self, tenant_id: &str, e: &Entity, keys: &[String], v: &[f32]) -> Result<()> {
+    /// The lookup runs on the one writer connection, in the transaction
+    /// that inserts, so no other write can slip between them.
+    fn create_entity(
+        &self,
+        tenant_id: &str,
+        e: &Entity,
+        keys: &[String],
+        v: &[f32],
+    ) -> Result<Vec<(String, Entity)>> {
         self.write(|conn| {
             require_tenant(conn, tenant_id)?;
             let tx = conn.transaction().map_err(sql_err)?;
+            let scope = UserScope::Exactly(e.user_id.as_deref());
+            let found = entities_by_keys(&tx, tenant_id, scope, keys)?;
+            if !found.is_empty() {
+                return Ok(found);
+            }
             tx.execute(
                 "INSERT INTO entities(tenant_id, id, name, kind, aliases, summary, user_id, \
                  merged_into, merge_reason, embedding, created_at, updated_at) \
@@ -253,7 +275,8 @@ impl Inner {
             )
             .map_err(sql_err)?;
             add_keys(&tx, tenant_id, &e.id, keys)?;
-            tx.commit().map_err(sql_err)
+            tx.commit().map_err(sql_err)?;
+            Ok(Vec::new())
         })
     }
 
@@ -620,7 +643,11 @@ impl GraphStore for EmbeddedStore {
             .await
     }
 
-    async fn create_entity(&self, tenant_id: &str, e: NewEntity<'_>) -> Result<()> {
+    async fn create_entity(
+        &self,
+        tenant_id: &str,
+        e: NewEntity<'_>,
+    ) -> Result<Vec<(String, Entity)>> {
         let (tenant_id, entity, keys, v) = (
             tenant_id.to_string(),
             e.entity.clone(),

@@ -30,3 +30,13 @@ async fn the_graph_meets_the_contract() {
     let store = EmbeddedStore::open(dir.path()).unwrap();
     engram_store::graph_conformance::graph_contract(&store).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_graph_makes_one_entity_of_a_name_resolved_concurrently() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(dir.path()).unwrap();
+    engram_store::graph_resolution_conformance::concurrent_resolution_contract(
+        std::sync::Arc::new(store),
+    )
+    .await;
+}

@@ -90,6 +90,51 @@ async fn canonical(
     Stored::named(&row, format!("entities row {id}")).get(0)
 }
 
+/// The first key of the two-key advisory locks that serialise entity
+/// creation per tenant and user (the second is a hash of both); apart from
+/// the single-key locks of migrations and space binding.
+const RESOLUTION_LOCK: i32 = 0x6772_6170; // "grap"
+
+/// The entities in `scope` found by any of `keys`, with the key that found
+/// each, inside `tx`.
+async fn entities_by_keys(
+    tx: &deadpool_postgres::Transaction<'_>,
+    tenant_id: &str,
+    scope: UserScope<'_>,
+    keys: &[String],
+) -> Result<Vec<(String, Entity)>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut params: Vec<Param> = vec![Box::new(tenant_id.to_string()), Box::new(keys.to_vec())];
+    let user = match scope {
+        UserScope::Exactly(u) => {
+            params.push(Box::new(u.map(str::to_string)));
+            "AND e.user_id IS NOT DISTINCT FROM $3"
+        }
+        UserScope::Any => "",
+    };
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT k.key, {ENTITY_COLUMNS} FROM entity_keys k JOIN entities e \
+                 ON e.tenant_id = k.tenant_id AND e.id = k.entity_id \
+                 WHERE k.tenant_id = $1 AND k.key = ANY($2) {user} ORDER BY e.id"
+            ),
+            &refs(&params),
+        )
+        .await
+        .map_err(db_err)?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                Stored::named(r, "entity_keys row").get(0)?,
+                entity_at(r, 1)?,
+            ))
+        })
+        .collect()
+}
+
 #[async_trait]
 impl GraphStore for PgStore {
     async fn entities_by_keys(
@@ -98,36 +143,10 @@ impl GraphStore for PgStore {
         scope: UserScope<'_>,
         keys: &[String],
     ) -> Result<Vec<(String, Entity)>> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut params: Vec<Param> = vec![Box::new(tenant_id.to_string()), Box::new(keys.to_vec())];
-        let user = match scope {
-            UserScope::Exactly(u) => {
-                params.push(Box::new(u.map(str::to_string)));
-                "AND e.user_id IS NOT DISTINCT FROM $3"
-            }
-            UserScope::Any => "",
-        };
-        let rows = self
-            .tenant_query(
-                tenant_id,
-                &format!(
-                    "SELECT k.key, {ENTITY_COLUMNS} FROM entity_keys k JOIN entities e \
-                     ON e.tenant_id = k.tenant_id AND e.id = k.entity_id \
-                     WHERE k.tenant_id = $1 AND k.key = ANY($2) {user} ORDER BY e.id"
-                ),
-                &refs(&params),
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    Stored::named(r, "entity_keys row").get(0)?,
-                    entity_at(r, 1)?,
-                ))
-            })
-            .collect()
+        self.with_tenant(tenant_id, async |tx| {
+            entities_by_keys(tx, tenant_id, scope, keys).await
+        })
+        .await
     }
 
     async fn nearest_entity(
@@ -154,10 +173,29 @@ impl GraphStore for PgStore {
             .transpose()
     }
 
-    async fn create_entity(&self, tenant_id: &str, e: NewEntity<'_>) -> Result<()> {
+    async fn create_entity(
+        &self,
+        tenant_id: &str,
+        e: NewEntity<'_>,
+    ) -> Result<Vec<(String, Entity)>> {
         let v = Vector::from(e.embedding.to_vec());
         let x = e.entity;
         self.with_tenant(tenant_id, async |tx| {
+            // Replicas and workers resolving in one user's scope take turns
+            // from here to the commit, so the lookup below sees any entity a
+            // concurrent resolution has just created. Scopes whose hashes
+            // collide only wait for each other.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2 || '/' || coalesce('u' || $3, '')))",
+                &[&RESOLUTION_LOCK, &tenant_id, &x.user_id],
+            )
+            .await
+            .map_err(db_err)?;
+            let scope = UserScope::Exactly(x.user_id.as_deref());
+            let found = entities_by_keys(tx, tenant_id, scope, e.keys).await?;
+            if !found.is_empty() {
+                return Ok(found);
+            }
             tx.execute(
                 "INSERT INTO entities(tenant_id, id, name, kind, aliases, summary, user_id, \
                  merged_into, merge_reason, embedding, created_at, updated_at) \
@@ -187,7 +225,7 @@ impl GraphStore for PgStore {
             )
             .await
             .map_err(db_err)?;
-            Ok(())
+            Ok(Vec::new())
         })
         .await
     }

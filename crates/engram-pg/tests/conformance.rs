@@ -44,6 +44,16 @@ async fn the_graph_meets_the_contract() {
     engram_store::graph_conformance::graph_contract(&store).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_graph_makes_one_entity_of_a_name_resolved_concurrently() {
+    let db = pg::Database::new();
+    let store = PgStore::connect(&db.url, 4).await.expect("connecting");
+    engram_store::graph_resolution_conformance::concurrent_resolution_contract(
+        std::sync::Arc::new(store),
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn bm25_in_sql_is_the_engine_formula() {
     let db = pg::Database::new();

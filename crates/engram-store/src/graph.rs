@@ -65,7 +65,16 @@ pub trait GraphStore: Send + Sync {
         kind: &str,
         vector: &[f32],
     ) -> Result<Option<(Entity, f32)>>;
-    async fn create_entity(&self, tenant_id: &str, e: NewEntity<'_>) -> Result<()>;
+    /// Creates the entity unless an entity of its user's scope already has
+    /// one of its keys; returns what that lookup found ([`Self::entities_by_keys`]
+    /// with `UserScope::Exactly`), empty when it created the entity. The
+    /// lookup and the insert are one transaction serialised per tenant and
+    /// user, so concurrent jobs resolving one new name make one entity.
+    async fn create_entity(
+        &self,
+        tenant_id: &str,
+        e: NewEntity<'_>,
+    ) -> Result<Vec<(String, Entity)>>;
     /// Adds name keys (aliases) to an entity; keys it has are kept once.
     async fn add_entity_keys(&self, tenant_id: &str, id: &str, keys: &[String]) -> Result<()>;
     /// Replaces an entity's fields (name, type, aliases, summary, merge).

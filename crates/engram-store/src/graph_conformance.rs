@@ -38,7 +38,7 @@ async fn entity(
         created_at: now,
         updated_at: now,
     };
-    store
+    let found = store
         .create_entity(
             t,
             NewEntity {
@@ -49,6 +49,7 @@ async fn entity(
         )
         .await
         .expect("create entity");
+    assert!(found.is_empty(), "{name} is new: {found:?}");
     e.id
 }
 

@@ -21,6 +21,8 @@ pub mod facts;
 pub mod graph;
 #[cfg(feature = "testing")]
 pub mod graph_conformance;
+#[cfg(feature = "testing")]
+pub mod graph_resolution_conformance;
 pub mod jobs;
 #[cfg(feature = "testing")]
 pub mod jobs_conformance;

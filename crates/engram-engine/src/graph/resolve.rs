@@ -55,41 +55,8 @@ impl Engine {
             .store
             .entities_by_keys(tenant, UserScope::Exactly(user), &keys)
             .await?;
-        // The entity found by the name itself, else by an alias.
-        let hit = found
-            .iter()
-            .find(|(k, _)| *k == key)
-            .or_else(|| found.first())
-            .map(|(_, e)| e.clone());
-        if let Some(mut e) = hit {
-            let known: Vec<String> = found
-                .iter()
-                .filter(|(_, f)| f.id == e.id)
-                .map(|(k, _)| k.clone())
-                .collect();
-            let new_keys: Vec<String> = keys.into_iter().filter(|k| !known.contains(k)).collect();
-            if !new_keys.is_empty() {
-                self.store.add_entity_keys(tenant, &e.id, &new_keys).await?;
-            }
-            let mut changed = false;
-            for a in aliases {
-                if name_key(a) != name_key(&e.name) && !e.aliases.contains(a) {
-                    e.aliases.push(a.clone());
-                    changed = true;
-                }
-            }
-            if e.kind == GENERIC && kind != GENERIC {
-                e.kind = kind.to_string();
-                changed = true;
-            }
-            if changed {
-                e.updated_at = Utc::now();
-                self.store.update_entity(tenant, &e).await?;
-            }
-            return Ok(Resolved {
-                entity: e,
-                created: false,
-            });
+        if !found.is_empty() {
+            return self.known(tenant, found, keys, kind, aliases).await;
         }
         let start = Instant::now();
         let embedding = self
@@ -123,7 +90,8 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
-        self.store
+        let found = self
+            .store
             .create_entity(
                 tenant,
                 NewEntity {
@@ -133,9 +101,60 @@ impl Engine {
                 },
             )
             .await?;
+        if !found.is_empty() {
+            // A concurrent job created it since the lookup above.
+            return self.known(tenant, found, keys, kind, aliases).await;
+        }
         Ok(Resolved {
             entity,
             created: true,
+        })
+    }
+
+    /// The entity `found` by the name's key, else by an alias, given the
+    /// keys, aliases and type it lacked.
+    async fn known(
+        &self,
+        tenant: &str,
+        found: Vec<(String, Entity)>,
+        keys: Vec<String>,
+        kind: &str,
+        aliases: &[String],
+    ) -> Result<Resolved> {
+        let key = &keys[0];
+        let mut e = found
+            .iter()
+            .find(|(k, _)| k == key)
+            .unwrap_or(&found[0])
+            .1
+            .clone();
+        let known: Vec<String> = found
+            .iter()
+            .filter(|(_, f)| f.id == e.id)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let new_keys: Vec<String> = keys.into_iter().filter(|k| !known.contains(k)).collect();
+        if !new_keys.is_empty() {
+            self.store.add_entity_keys(tenant, &e.id, &new_keys).await?;
+        }
+        let mut changed = false;
+        for a in aliases {
+            if name_key(a) != name_key(&e.name) && !e.aliases.contains(a) {
+                e.aliases.push(a.clone());
+                changed = true;
+            }
+        }
+        if e.kind == GENERIC && kind != GENERIC {
+            e.kind = kind.to_string();
+            changed = true;
+        }
+        if changed {
+            e.updated_at = Utc::now();
+            self.store.update_entity(tenant, &e).await?;
+        }
+        Ok(Resolved {
+            entity: e,
+            created: false,
         })
     }
 }
