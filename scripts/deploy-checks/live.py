@@ -371,13 +371,14 @@ def served(name, docs, dep, c, server, proc, base, env, claims):
         pod = Pod(f"{name} CronJob", spec, docs, claims)
         r = pod.run(bc)
         if cj["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "maintain":
-            # engram maintain: retention, then yesterday's roll-ups; the
-            # memories written above are today's, so no LLM call is made.
-            # Without an LLM configured the summaries are skipped.
+            # engram maintain: retention, the upload GC, then yesterday's
+            # roll-ups; the memories written above are today's, so no LLM
+            # call is made. Without an LLM configured the summaries are
+            # skipped.
             done = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
             status = {d.get("task"): d.get("status") for d in done}
             want = "ok" if pod.env(bc).get("ENGRAM_LLM_URL") else "skipped"
-            check(r.returncode == 0 and status == {"retention": "ok", "summaries": want},
+            check(r.returncode == 0 and status == {"retention": "ok", "uploads": "ok", "summaries": want},
                   f"{name}: CronJob/{cj['metadata']['name']} runs engram maintain beside the running server "
                   f"(summaries {want})", f"exit {r.returncode}: {tail(r.stdout + r.stderr)}")
             # The run is recorded: the server's /metrics now carries the
@@ -389,8 +390,16 @@ def served(name, docs, dep, c, server, proc, base, env, claims):
             continue
         if cj["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "upload-gc":
             # engram maintain uploads beside the running server (on
-            # PostgreSQL): nothing was uploaded, so nothing is removed.
-            check(r.returncode == 0 and '"uploads_removed":0' in r.stdout,
+            # PostgreSQL): nothing was uploaded, so nothing is removed; or,
+            # when the maintain CronJob above ran the same task within
+            # ENGRAM_MAINTAIN_MIN_INTERVAL_SECONDS, it is skipped (each task
+            # once across replicas and schedules).
+            done = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+            gc = [d for d in done if d.get("task") == "uploads"]
+            ran = len(gc) == 1 and (gc[0].get("status") == "skipped"
+                                    or (gc[0].get("status") == "ok"
+                                        and gc[0].get("result") == {"uploads_removed": 0}))
+            check(r.returncode == 0 and ran,
                   f"{name}: CronJob/{cj['metadata']['name']} runs the upload GC beside the running server",
                   f"exit {r.returncode}: {tail(r.stdout + r.stderr)}")
             continue
